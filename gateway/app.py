@@ -1,0 +1,52 @@
+"""The Flask application factory: all wiring happens here, nothing at import time."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from flask import Flask, current_app
+
+from gateway import fhir_api
+from gateway.config import Settings
+from gateway.http import install_error_handlers
+from records.access import AccessPolicy, AllowAll
+from records.storage import SQLStore, make_engine, upgrade_schema
+from workers.app import make_celery
+
+__all__ = ["Accord", "accord", "create_app"]
+
+
+@dataclass(slots=True)
+class Accord:
+    """The services one gateway process holds, shared by all requests."""
+
+    settings: Settings
+    store: SQLStore
+    policy: AccessPolicy
+
+
+def accord() -> Accord:
+    ext: Accord = current_app.extensions["accord"]
+    return ext
+
+
+def create_app(config: dict[str, Any] | None = None) -> Flask:
+    """Build a gateway. ``config`` overrides the environment (see :class:`Settings`)."""
+    settings = Settings.from_mapping(config)
+    app = Flask(__name__)
+    app.config["MAX_CONTENT_LENGTH"] = settings.max_body_bytes
+    app.json.sort_keys = False  # type: ignore[attr-defined]
+    engine = make_engine(settings.database_url)
+    if settings.auto_migrate:
+        upgrade_schema(engine)
+    app.extensions["accord"] = Accord(settings, SQLStore(engine), AllowAll())
+    app.extensions["celery"] = make_celery(settings.redis_url)
+    app.register_blueprint(fhir_api.blueprint, url_prefix="/fhir")
+    install_error_handlers(app)
+
+    @app.get("/")
+    def _home() -> dict[str, str]:
+        return {"name": "Accord", "fhir": "/fhir", "metadata": "/fhir/metadata"}
+
+    return app

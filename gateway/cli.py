@@ -1,0 +1,138 @@
+"""The ``accord`` command line: serve, worker, demo, load, db upgrade."""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import click
+
+__all__ = ["main"]
+
+DEMO_DATA = Path(__file__).resolve().parent / "demo"
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+def main() -> None:
+    """Accord, a FHIR R4 interoperability gateway. Configured by environment variables."""
+
+
+@main.command()
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8080, show_default=True, type=int)
+@click.option(
+    "--workers",
+    default=lambda: int(os.environ.get("WEB_CONCURRENCY", "2")),
+    show_default="2",
+    type=int,
+)
+def serve(host: str, port: int, workers: int) -> None:
+    """Run the gateway under gunicorn."""
+    _upgrade()
+    _gunicorn(host, port, workers)
+
+
+@main.command()
+@click.option("--concurrency", default=2, show_default=True, type=int)
+def worker(concurrency: int) -> None:
+    """Run a Celery worker on the broker at REDIS_URL."""
+    from gateway.config import Settings
+    from workers.app import make_celery
+
+    settings = Settings()
+    if not settings.redis_url:
+        raise click.UsageError(
+            "REDIS_URL is not set: without a broker, tasks run inside the gateway"
+        )
+    app = make_celery(settings.redis_url)
+    app.worker_main(["worker", "--loglevel=INFO", f"--concurrency={concurrency}"])
+
+
+@main.command()
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8080, show_default=True, type=int)
+def demo(host: str, port: int) -> None:
+    """Load the demo data set (once) and serve the gateway on embedded defaults."""
+    from gateway.app import create_app
+
+    app = create_app()
+    loaded = _load_files(app, sorted(DEMO_DATA.glob("*.json")), quiet=True)
+    click.echo(f"demo data: {loaded['created']} created, {loaded['updated']} already there")
+    click.echo(f"Accord is serving FHIR R4 at http://{host}:{port}/fhir  (Ctrl-C stops it)")
+    _gunicorn(host, port, 1)
+
+
+@main.command()
+@click.argument(
+    "files", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path)
+)
+@click.option("--batch", default=100, show_default=True, help="resources per transaction (NDJSON)")
+def load(files: tuple[Path, ...], batch: int) -> None:
+    """Bulk-load FHIR Bundles (.json) or NDJSON files (.ndjson) into the store."""
+    from gateway.app import create_app
+
+    app = create_app()
+    started = time.perf_counter()
+    summary = _load_files(app, list(files), batch=batch)
+    elapsed = time.perf_counter() - started
+    total = summary["created"] + summary["updated"]
+    click.echo(
+        f"{total} resources in {elapsed:.1f} s ({total / elapsed if elapsed else 0:.0f}/s): "
+        f"{summary['created']} created, {summary['updated']} updated or unchanged, "
+        f"{summary['failed']} failed"
+    )
+    for line in summary["errors"][:20]:
+        click.echo(f"  {line}", err=True)
+    if summary["failed"]:
+        sys.exit(1)
+
+
+@main.group()
+def db() -> None:
+    """Database schema management."""
+
+
+@db.command("upgrade")
+def db_upgrade() -> None:
+    """Apply the schema migrations to DATABASE_URL."""
+    _upgrade()
+    click.echo("database schema is up to date")
+
+
+def _upgrade() -> None:
+    from gateway.config import Settings
+    from records.storage import make_engine, upgrade_schema
+
+    engine = make_engine(Settings().database_url)
+    upgrade_schema(engine)
+    engine.dispose()
+
+
+def _gunicorn(host: str, port: int, workers: int) -> None:
+    from gunicorn.app.base import BaseApplication
+
+    from gateway.app import create_app
+
+    class _Server(BaseApplication):  # type: ignore[misc]
+        def load_config(self) -> None:
+            self.cfg.set("bind", f"{host}:{port}")
+            self.cfg.set("workers", workers)
+            self.cfg.set("accesslog", os.environ.get("ACCORD_ACCESS_LOG") or None)
+
+        def load(self) -> Any:
+            os.environ["ACCORD_AUTO_MIGRATE"] = "0"
+            return create_app()
+
+    _Server().run()
+
+
+def _load_files(
+    app: Any, files: list[Path], batch: int = 100, quiet: bool = False
+) -> dict[str, Any]:
+    from gateway.loader import load_paths
+
+    with app.app_context():
+        return load_paths(app.extensions["accord"], files, batch=batch, quiet=quiet)

@@ -1,0 +1,1 @@
+"""The clinical record core: resource store, validation, search, access policy."""

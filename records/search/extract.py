@@ -1,0 +1,414 @@
+"""Turn a resource into search index entries, one list per search parameter type.
+
+Values are normalised here the way the query side normalises search values
+(:func:`normalize_string`, :func:`date_range`), so matching is plain comparison: string
+prefixes on casefolded, accent-free text and date ranges as fixed-width UTC strings
+that sort lexicographically in time order.
+"""
+
+from __future__ import annotations
+
+import calendar
+import functools
+import re
+import unicodedata
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from records.search.fhirpath import Evaluator, Item, compile_expression, infer_type
+from records.search.parameters import CORE_PARAMETERS, element_type, parameters_for, resource_types
+
+__all__ = [
+    "DATE_MAX",
+    "DATE_MIN",
+    "IndexEntries",
+    "date_range",
+    "index_entries",
+    "normalize_string",
+]
+
+DATE_MIN = "0001-01-01T00:00:00.000000"
+DATE_MAX = "9999-12-31T23:59:59.999999"
+ISO_4217 = "urn:iso:std:iso:4217"
+
+
+@dataclass(slots=True)
+class IndexEntries:
+    tokens: list[tuple[str, str | None, str]] = field(default_factory=list)  # param, system, code
+    strings: list[tuple[str, str]] = field(default_factory=list)  # param, normalised text
+    dates: list[tuple[str, str, str]] = field(default_factory=list)  # param, UTC low, UTC high
+    references: list[tuple[str, str, str]] = field(
+        default_factory=list
+    )  # param, type ('' for urls), id/url
+    numbers: list[tuple[str, float]] = field(default_factory=list)
+    quantities: list[tuple[str, float, str | None, str | None]] = field(
+        default_factory=list
+    )  # value, system, code
+    uris: list[tuple[str, str]] = field(default_factory=list)
+
+
+_KINDS = ("tokens", "strings", "dates", "references", "numbers", "quantities", "uris")
+
+# --------------------------------------------------------------------------- strings
+
+
+def normalize_string(s: str) -> str:
+    """Casefold, strip accents (NFKD minus combining marks) and collapse whitespace.
+
+    FHIR string search is case- and accent-insensitive: 'Chalmers', 'CHALMERS' and
+    'Chälmers' must all find the same patient.
+    """
+    if s.isascii():
+        return " ".join(s.lower().split())
+    text = "".join(
+        c for c in unicodedata.normalize("NFKD", s) if not unicodedata.combining(c)
+    ).casefold()
+    if not text.isascii():  # casefolding can produce new decomposable characters
+        text = "".join(
+            c for c in unicodedata.normalize("NFKD", text) if not unicodedata.combining(c)
+        )
+    return " ".join(text.split())
+
+
+# --------------------------------------------------------------------------- dates
+
+_DATE = re.compile(
+    r"(\d{4})(?:-(\d{2})(?:-(\d{2})(?:T(\d{2}):(\d{2})(?::(\d{2})(?:\.(\d+))?)?(Z|[+-]\d{2}:\d{2})?)?)?)?"
+)
+_EXPECTED = "expected YYYY, YYYY-MM, YYYY-MM-DD or YYYY-MM-DDThh:mm[:ss[.f]][Z|+hh:mm|-hh:mm]"
+
+
+def _format(moment: datetime) -> str:
+    # strftime('%Y') does not zero-pad years below 1000 on every platform.
+    return (
+        f"{moment.year:04d}-{moment.month:02d}-{moment.day:02d}T"
+        f"{moment.hour:02d}:{moment.minute:02d}:{moment.second:02d}.{moment.microsecond:06d}"
+    )
+
+
+def _shift(moment: datetime, offset: timedelta) -> str:
+    try:
+        return _format(moment - offset)
+    except OverflowError:
+        return DATE_MIN if offset > timedelta(0) else DATE_MAX
+
+
+def date_range(value: str) -> tuple[str, str]:
+    """The UTC instants ``(low, high)`` a FHIR date, dateTime or instant stands for.
+
+    FHIR dates have implicit precision: '1974-12' means all of December 1974, so it is
+    stored and searched as a range.  Both ends are 26-character strings
+    ('YYYY-MM-DDTHH:MM:SS.ffffff') that compare correctly as text.  Times without a
+    zone are taken as UTC.  Raises ValueError on anything else.
+    """
+    m = _DATE.fullmatch(value)
+    if m is None:
+        raise ValueError(f"'{value}' is not a valid date ({_EXPECTED})")
+    y, mo, d, hh, mi, ss, fraction, zone = m.groups()
+    year = int(y)
+    if year == 0:
+        raise ValueError(f"'{value}' is not a valid date: there is no year 0000")
+    if mo is None:
+        return f"{y}-01-01T00:00:00.000000", f"{y}-12-31T23:59:59.999999"
+    month = int(mo)
+    if not 1 <= month <= 12:
+        raise ValueError(f"'{value}' is not a valid date: month {mo} does not exist")
+    last = calendar.monthrange(year, month)[1]
+    if d is None:
+        return f"{y}-{mo}-01T00:00:00.000000", f"{y}-{mo}-{last:02d}T23:59:59.999999"
+    if not 1 <= int(d) <= last:
+        raise ValueError(f"'{value}' is not a valid date: {y}-{mo} has no day {d}")
+    if hh is None:
+        return f"{y}-{mo}-{d}T00:00:00.000000", f"{y}-{mo}-{d}T23:59:59.999999"
+    hour, minute = int(hh), int(mi)
+    if hour > 23 or minute > 59:
+        raise ValueError(f"'{value}' is not a valid date: no time {hh}:{mi}")
+    if ss is None:
+        low_s, low_us, high_s, high_us = 0, 0, 59, 999_999
+    else:
+        second = min(int(ss), 59)  # a leap second (60) is folded into the last second
+        if int(ss) > 60:
+            raise ValueError(f"'{value}' is not a valid date: no second {ss}")
+        low_s = high_s = second
+        if fraction is None:
+            low_us, high_us = 0, 999_999
+        else:
+            low_us = int(fraction[:6].ljust(6, "0"))
+            high_us = int(fraction[:6].ljust(6, "9"))
+    low = datetime(year, month, int(d), hour, minute, low_s, low_us)
+    high = datetime(year, month, int(d), hour, minute, high_s, high_us)
+    if zone is None or zone == "Z":
+        return _format(low), _format(high)
+    zone_h, zone_m = int(zone[1:3]), int(zone[4:6])
+    if zone_h > 14 or zone_m > 59:
+        raise ValueError(f"'{value}' is not a valid date: no time zone {zone}")
+    offset = timedelta(hours=zone_h, minutes=zone_m)
+    if zone[0] == "-":
+        offset = -offset
+    return _shift(low, offset), _shift(high, offset)
+
+
+def _try_range(value: Any) -> tuple[str, str] | None:
+    if type(value) is not str:
+        return None
+    try:
+        return date_range(value)
+    except ValueError:
+        return None  # e.g. Immunization.occurrenceString 'January 2012': not a date
+
+
+# --------------------------------------------------------------------------- references
+
+_QUANTITY_TYPES = frozenset(
+    {"Quantity", "Age", "Count", "Distance", "Duration", "SimpleQuantity", "MoneyQuantity"}
+)
+
+
+def _parse_reference(value: str) -> tuple[str, str] | None:
+    """'Patient/1', 'https://host/fhir/Patient/1/_history/2' -> ('Patient', '1')."""
+    if not value or value[0] == "#" or value.startswith("urn:"):
+        return None
+    parts = value.split("/_history/", 1)[0].rstrip("/").split("/")
+    if len(parts) >= 2 and parts[-1] and parts[-2] in resource_types():
+        return parts[-2], parts[-1]
+    return None
+
+
+# --------------------------------------------------------------------------- handlers
+# One function per search parameter type; each switches on the datatype tag.
+
+_Handler = Callable[[str, list[Item], IndexEntries], None]
+
+
+def _as_list(value: Any) -> list[Any]:
+    return value if type(value) is list else [] if value is None else [value]
+
+
+def _text(value: Any) -> str | None:
+    return value if type(value) is str and value else None
+
+
+def _token(code: str, items: list[Item], out: IndexEntries) -> None:
+    add = out.tokens.append
+    for tag, v in items:
+        if tag == "primitive" or tag == "Element":
+            tag = infer_type(v)
+        if tag == "CodeableConcept":
+            if type(v) is dict:
+                for coding in _as_list(v.get("coding")):
+                    if type(coding) is dict and (value := _text(coding.get("code"))):
+                        add((code, _text(coding.get("system")), value))
+        elif tag == "Coding":
+            if type(v) is dict and (value := _text(v.get("code"))):
+                add((code, _text(v.get("system")), value))
+        elif tag == "Identifier":
+            if type(v) is dict and (value := _text(v.get("value"))):
+                add((code, _text(v.get("system")), value))
+        elif tag == "ContactPoint":
+            if type(v) is dict and (value := _text(v.get("value"))):
+                add((code, None, value))
+        elif type(v) is bool:
+            add((code, None, "true" if v else "false"))
+        elif type(v) is str and v:
+            add((code, None, v))  # code, string, id, uri...
+
+
+_NAME_PARTS = ("family", "given", "text", "prefix", "suffix")
+_ADDRESS_PARTS = ("line", "city", "district", "state", "postalCode", "country", "text")
+
+
+def _string(code: str, items: list[Item], out: IndexEntries) -> None:
+    add = out.strings.append
+    for tag, v in items:
+        if type(v) is str:
+            texts: list[Any] = [v]
+        elif type(v) is dict:
+            if tag not in ("HumanName", "Address"):
+                tag = infer_type(v)
+            parts = (
+                _NAME_PARTS if tag == "HumanName" else _ADDRESS_PARTS if tag == "Address" else ()
+            )
+            texts = [t for part in parts for t in _as_list(v.get(part))]
+        else:
+            continue
+        for text in texts:
+            if type(text) is str and (normalized := normalize_string(text)):
+                add((code, normalized))
+
+
+def _period(v: dict[str, Any]) -> tuple[str, str] | None:
+    start, end = _try_range(v.get("start")), _try_range(v.get("end"))
+    if start is None and end is None:
+        return None
+    return (start[0] if start else DATE_MIN), (end[1] if end else DATE_MAX)
+
+
+def _date(code: str, items: list[Item], out: IndexEntries) -> None:
+    add = out.dates.append
+    for tag, v in items:
+        if type(v) is str:
+            found = _try_range(v)
+            if found is not None:
+                add((code, *found))
+        elif type(v) is dict:
+            if tag not in ("Period", "Timing"):
+                tag = infer_type(v)
+            if tag == "Period":
+                if (period := _period(v)) is not None:
+                    add((code, *period))
+            elif tag == "Timing":
+                for event in _as_list(v.get("event")):
+                    if (found := _try_range(event)) is not None:
+                        add((code, *found))
+                repeat = v.get("repeat")
+                bounds = repeat.get("boundsPeriod") if type(repeat) is dict else None
+                if type(bounds) is dict and (period := _period(bounds)) is not None:
+                    add((code, *period))
+
+
+def _reference_handler(targets: frozenset[str]) -> _Handler:
+    """Reference entries; ``targets`` only filters resources inlined in the resource.
+
+    (Bundle's 'composition' is ``Bundle.entry[0].resource``, whatever that entry is.)
+    """
+    return lambda code, items, out: _reference(code, items, out, targets)
+
+
+def _reference(code: str, items: list[Item], out: IndexEntries, targets: frozenset[str]) -> None:
+    add = out.references.append
+    for tag, v in items:
+        if type(v) is str:  # canonical, uri, url
+            if v:
+                add((code, "", v))
+                unversioned = v.split("|", 1)[0]
+                if unversioned != v:  # 'url|version' must also match a search on the bare url
+                    add((code, "", unversioned))
+                # '[base]/ActivityDefinition/x' canonicals also answer 'Type/id' searches
+                if (parsed := _parse_reference(unversioned)) is not None:
+                    add((code, *parsed))
+        elif type(v) is dict:
+            if tag == "Resource" or "resourceType" in v:
+                kind, rid = v.get("resourceType"), v.get("id")
+                if (
+                    type(kind) is str
+                    and type(rid) is str
+                    and rid
+                    and (not targets or kind in targets)
+                ):
+                    add((code, kind, rid))
+                continue
+            ref = v.get("reference")
+            if type(ref) is not str:
+                continue
+            parsed = _parse_reference(ref)
+            if parsed is not None:
+                add((code, *parsed))
+            elif "://" in ref:
+                add((code, "", ref))  # an absolute URL that is not a FHIR REST location
+
+
+def _number_of(value: Any) -> float | None:
+    if type(value) in (int, float):
+        return float(value)
+    if type(value) is str:  # 'primitive' values from unknown types
+        try:
+            return float(value)
+        except ValueError:
+            return None
+    return None
+
+
+def _number(code: str, items: list[Item], out: IndexEntries) -> None:
+    add = out.numbers.append
+    for tag, v in items:
+        if type(v) is dict:
+            if tag != "Range":
+                tag = infer_type(v)
+            bounds = [v.get("low"), v.get("high")] if tag == "Range" else [v]
+            for bound in bounds:
+                if type(bound) is dict and (number := _number_of(bound.get("value"))) is not None:
+                    add((code, number))
+        elif (number := _number_of(v)) is not None:
+            add((code, number))
+
+
+def _quantity_entry(code: str, v: Any) -> tuple[str, float, str | None, str | None] | None:
+    if type(v) is not dict:
+        return None
+    number = _number_of(v.get("value"))
+    if number is None:
+        return None
+    if "currency" in v:  # Money
+        return code, number, ISO_4217, _text(v.get("currency"))
+    return code, number, _text(v.get("system")), _text(v.get("code")) or _text(v.get("unit"))
+
+
+def _quantity(code: str, items: list[Item], out: IndexEntries) -> None:
+    add = out.quantities.append
+    for tag, v in items:
+        if tag not in _QUANTITY_TYPES and tag not in ("Money", "Range"):
+            tag = infer_type(v)
+        # A Range is indexed by its two ends; SampledData has no single value to index.
+        for candidate in (
+            [v.get("low"), v.get("high")] if tag == "Range" and type(v) is dict else [v]
+        ):
+            if tag != "SampledData" and (entry := _quantity_entry(code, candidate)) is not None:
+                add(entry)
+
+
+def _uri(code: str, items: list[Item], out: IndexEntries) -> None:
+    add = out.uris.append
+    for _, v in items:
+        if type(v) is str and v:
+            add((code, v))
+
+
+_HANDLERS: dict[str, _Handler] = {
+    "token": _token,
+    "string": _string,
+    "date": _date,
+    "number": _number,
+    "quantity": _quantity,
+    "uri": _uri,
+}
+
+
+@functools.cache
+def _plan(resource_type: str) -> tuple[tuple[str, _Handler, Evaluator], ...]:
+    """Compile every indexed parameter of a type once, on first use."""
+    plan: list[tuple[str, _Handler, Evaluator]] = []
+    for code, param in parameters_for(resource_type).items():
+        if code in CORE_PARAMETERS:
+            continue
+        if param.type == "reference":
+            handler = _reference_handler(frozenset(param.targets))
+        elif param.type in _HANDLERS:
+            handler = _HANDLERS[param.type]
+        else:
+            continue
+        plan.append(
+            (code, handler, compile_expression(param.expression, resource_type, element_type))
+        )
+    return tuple(plan)
+
+
+def index_entries(resource: dict[str, Any]) -> IndexEntries:
+    """Every search index entry of ``resource``, without duplicates.
+
+    Raises ValueError when ``resourceType`` is not an R4 resource type.
+    """
+    resource_type = resource.get("resourceType")
+    if type(resource_type) is not str or resource_type not in resource_types():
+        raise ValueError(f"cannot index a resource of type {resource_type!r}")
+    out = IndexEntries()
+    for code, handler, evaluate in _plan(resource_type):
+        items = evaluate(resource)
+        if items:
+            handler(code, items, out)
+    for name in _KINDS:
+        entries = getattr(out, name)
+        if len(entries) > 1:
+            setattr(out, name, list(dict.fromkeys(entries)))
+    return out

@@ -1,0 +1,118 @@
+"""Tables: one row per resource version, plus one search-index table per value kind.
+
+``resource_version.seq`` is a global, monotonic sequence. A version is *current*
+while ``superseded_seq`` is NULL; a search taken "as of" a sequence number
+``snap`` sees exactly the versions with ``seq <= snap`` and not superseded by
+``snap``. That is what keeps paging stable while data is added.
+
+Index rows belong to one version (its ``seq``) and are never rewritten.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Column,
+    Float,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
+
+metadata = MetaData()
+
+# SQLite only auto-increments an INTEGER PRIMARY KEY (the rowid).
+Seq = BigInteger().with_variant(Integer(), "sqlite")
+
+resource_version = Table(
+    "resource_version",
+    metadata,
+    Column("seq", Seq, primary_key=True, autoincrement=True),
+    Column("resource_type", String(64), nullable=False),
+    Column("resource_id", String(64), nullable=False),
+    Column("version_id", Integer, nullable=False),
+    Column("last_updated", String(26), nullable=False),  # UTC sort key
+    Column("method", String(6), nullable=False),  # create | update | delete
+    Column("deleted", Boolean, nullable=False),
+    Column("data", LargeBinary, nullable=True),  # the validated JSON, served as is
+    Column("superseded_seq", BigInteger, nullable=True),
+    UniqueConstraint("resource_type", "resource_id", "version_id", name="uq_resource_version"),
+)
+Index("ix_version_current", resource_version.c.resource_type, resource_version.c.superseded_seq)
+Index("ix_version_updated", resource_version.c.resource_type, resource_version.c.last_updated)
+
+
+def _index_table(name: str, *columns: Column[object]) -> Table:
+    table = Table(
+        name,
+        metadata,
+        Column("seq", BigInteger, nullable=False),
+        Column("resource_type", String(64), nullable=False),
+        Column("param", String(64), nullable=False),
+        *columns,
+    )
+    Index(f"ix_{name}_seq", table.c.seq)
+    return table
+
+
+idx_token = _index_table(
+    "idx_token", Column("system", Text()), Column("code", Text(), nullable=False)
+)
+Index("ix_idx_token_value", idx_token.c.resource_type, idx_token.c.param, idx_token.c.code)
+
+idx_string = _index_table("idx_string", Column("value", Text(), nullable=False))
+Index("ix_idx_string_value", idx_string.c.resource_type, idx_string.c.param, idx_string.c.value)
+
+idx_date = _index_table(
+    "idx_date",
+    Column("low", String(26), nullable=False),
+    Column("high", String(26), nullable=False),
+)
+Index("ix_idx_date_value", idx_date.c.resource_type, idx_date.c.param, idx_date.c.low)
+
+idx_reference = _index_table(
+    "idx_reference",
+    Column("target_type", String(64), nullable=False),
+    Column("target_id", Text(), nullable=False),
+)
+Index(
+    "ix_idx_reference_value",
+    idx_reference.c.resource_type,
+    idx_reference.c.param,
+    idx_reference.c.target_id,
+)
+
+idx_number = _index_table("idx_number", Column("value", Float, nullable=False))
+Index("ix_idx_number_value", idx_number.c.resource_type, idx_number.c.param, idx_number.c.value)
+
+idx_quantity = _index_table(
+    "idx_quantity",
+    Column("value", Float, nullable=False),
+    Column("system", Text()),
+    Column("code", Text()),
+)
+Index(
+    "ix_idx_quantity_value",
+    idx_quantity.c.resource_type,
+    idx_quantity.c.param,
+    idx_quantity.c.value,
+)
+
+idx_uri = _index_table("idx_uri", Column("value", Text(), nullable=False))
+Index("ix_idx_uri_value", idx_uri.c.resource_type, idx_uri.c.param, idx_uri.c.value)
+
+INDEX_TABLES = {
+    "token": idx_token,
+    "string": idx_string,
+    "date": idx_date,
+    "reference": idx_reference,
+    "number": idx_number,
+    "quantity": idx_quantity,
+    "uri": idx_uri,
+}

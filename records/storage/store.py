@@ -1,0 +1,233 @@
+"""Persistence of resource versions and their search-index rows.
+
+A :class:`StoreTransaction` is one database transaction. Writers call
+:meth:`SQLStore.write`, which on SQLite takes the write lock up front
+(``BEGIN IMMEDIATE``) and on PostgreSQL serialises conditional operations with
+transaction-scoped advisory locks.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import Connection, Engine, and_, bindparam, func, select, text, update
+from sqlalchemy.exc import IntegrityError
+
+from records.search.extract import IndexEntries
+from records.storage.schema import INDEX_TABLES, resource_version
+from records.storage.search_sql import HistoryQuery, compile_history, compile_search
+
+__all__ = ["DuplicateVersion", "NewVersion", "SQLStore", "StoreTransaction", "StoredVersion"]
+
+rv = resource_version
+
+
+@dataclass(frozen=True, slots=True)
+class StoredVersion:
+    seq: int
+    resource_type: str
+    resource_id: str
+    version_id: int
+    last_updated: str
+    method: str
+    deleted: bool
+    data: bytes | None
+
+
+@dataclass(slots=True)
+class NewVersion:
+    resource_type: str
+    resource_id: str
+    version_id: int
+    last_updated: str  # UTC sort key, 26 characters
+    method: str  # create | update | delete
+    data: bytes | None  # None for a delete tombstone
+    index: IndexEntries | None
+    previous_seq: int | None
+
+
+class DuplicateVersion(Exception):
+    """Two writers raced to create the same version of the same resource."""
+
+
+_VERSION_COLUMNS = (
+    rv.c.seq,
+    rv.c.resource_type,
+    rv.c.resource_id,
+    rv.c.version_id,
+    rv.c.last_updated,
+    rv.c.method,
+    rv.c.deleted,
+    rv.c.data,
+)
+
+
+def _row(row: Any) -> StoredVersion:
+    return StoredVersion(
+        row.seq,
+        row.resource_type,
+        row.resource_id,
+        row.version_id,
+        row.last_updated,
+        row.method,
+        bool(row.deleted),
+        bytes(row.data) if row.data is not None else None,
+    )
+
+
+class StoreTransaction:
+    """Reads and writes inside one database transaction."""
+
+    def __init__(self, conn: Connection) -> None:
+        self.conn = conn
+        self.dialect = conn.dialect.name
+
+    # -- reads ---------------------------------------------------------------
+    def current(self, resource_type: str, resource_id: str) -> StoredVersion | None:
+        """The latest version (possibly a delete tombstone), or None if never written."""
+        row = self.conn.execute(
+            select(*_VERSION_COLUMNS)
+            .where(
+                rv.c.resource_type == resource_type,
+                rv.c.resource_id == resource_id,
+                rv.c.superseded_seq.is_(None),
+            )
+            .limit(1)
+        ).first()
+        return _row(row) if row else None
+
+    def version(
+        self, resource_type: str, resource_id: str, version_id: int
+    ) -> StoredVersion | None:
+        row = self.conn.execute(
+            select(*_VERSION_COLUMNS).where(
+                rv.c.resource_type == resource_type,
+                rv.c.resource_id == resource_id,
+                rv.c.version_id == version_id,
+            )
+        ).first()
+        return _row(row) if row else None
+
+    def high_water_mark(self) -> int:
+        """The highest sequence number written so far: a search snapshot."""
+        return int(self.conn.execute(select(func.coalesce(func.max(rv.c.seq), 0))).scalar_one())
+
+    def search(self, query: Any) -> tuple[int | None, list[StoredVersion]]:
+        """Run a compiled search; returns (total or None, the page of versions)."""
+        page_stmt, count_stmt = compile_search(query)
+        total = None
+        if count_stmt is not None:
+            total = int(self.conn.execute(count_stmt).scalar_one())
+        rows = [] if page_stmt is None else [_row(r) for r in self.conn.execute(page_stmt)]
+        return total, rows
+
+    def history(self, query: HistoryQuery) -> tuple[int, list[StoredVersion]]:
+        page_stmt, count_stmt = compile_history(query)
+        total = int(self.conn.execute(count_stmt).scalar_one())
+        return total, [_row(r) for r in self.conn.execute(page_stmt)]
+
+    # -- writes --------------------------------------------------------------
+    def lock(self, key: str) -> None:
+        """Serialise writers on ``key`` until this transaction ends.
+
+        SQLite needs nothing: its write transactions already hold the database
+        lock from ``BEGIN IMMEDIATE``.
+        """
+        if self.dialect == "postgresql":
+            digest = hashlib.sha256(key.encode()).digest()
+            lock_id = int.from_bytes(digest[:8], "big", signed=True)
+            self.conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": lock_id})
+
+    def write(self, versions: Sequence[NewVersion]) -> list[int]:
+        """Insert versions (in order), retire their predecessors, index them.
+
+        Returns the new sequence numbers. Raises :class:`DuplicateVersion` when a
+        concurrent writer created the same version first.
+        """
+        if not versions:
+            return []
+        rows = [
+            {
+                "resource_type": v.resource_type,
+                "resource_id": v.resource_id,
+                "version_id": v.version_id,
+                "last_updated": v.last_updated,
+                "method": v.method,
+                "deleted": v.data is None,
+                "data": v.data,
+            }
+            for v in versions
+        ]
+        try:
+            result = self.conn.execute(
+                rv.insert().returning(rv.c.seq, sort_by_parameter_order=True), rows
+            )
+            seqs = [int(r[0]) for r in result]
+        except IntegrityError as exc:
+            raise DuplicateVersion(str(exc.orig)) from exc
+        retire = [
+            {"old": v.previous_seq, "new": seq}
+            for v, seq in zip(versions, seqs, strict=True)
+            if v.previous_seq is not None
+        ]
+        if retire:
+            self.conn.execute(
+                update(rv)
+                .where(and_(rv.c.seq == bindparam("old"), rv.c.superseded_seq.is_(None)))
+                .values(superseded_seq=bindparam("new")),
+                retire,
+            )
+        self._index(versions, seqs)
+        return seqs
+
+    def _index(self, versions: Sequence[NewVersion], seqs: Sequence[int]) -> None:
+        batches: dict[str, list[dict[str, Any]]] = {kind: [] for kind in INDEX_TABLES}
+        for v, seq in zip(versions, seqs, strict=True):
+            if v.index is None:
+                continue
+            t, ix = v.resource_type, v.index
+            base = {"seq": seq, "resource_type": t}
+            batches["token"] += [
+                {**base, "param": p, "system": s, "code": c} for p, s, c in ix.tokens
+            ]
+            batches["string"] += [{**base, "param": p, "value": s} for p, s in ix.strings]
+            batches["date"] += [
+                {**base, "param": p, "low": lo, "high": hi} for p, lo, hi in ix.dates
+            ]
+            batches["reference"] += [
+                {**base, "param": p, "target_type": rt, "target_id": ri}
+                for p, rt, ri in ix.references
+            ]
+            batches["number"] += [{**base, "param": p, "value": n} for p, n in ix.numbers]
+            batches["quantity"] += [
+                {**base, "param": p, "value": n, "system": s, "code": c}
+                for p, n, s, c in ix.quantities
+            ]
+            batches["uri"] += [{**base, "param": p, "value": u} for p, u in ix.uris]
+        for kind, batch in batches.items():
+            if batch:
+                self.conn.execute(INDEX_TABLES[kind].insert(), batch)
+
+
+class SQLStore:
+    """Entry point to the database: hands out read and write transactions."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+
+    @contextmanager
+    def read(self) -> Iterator[StoreTransaction]:
+        with self.engine.connect() as conn, conn.begin():
+            yield StoreTransaction(conn)
+
+    @contextmanager
+    def write(self) -> Iterator[StoreTransaction]:
+        with (
+            self.engine.connect().execution_options(accord_write=True) as conn,
+            conn.begin(),
+        ):
+            yield StoreTransaction(conn)
