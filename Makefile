@@ -35,6 +35,7 @@ services:
 lint: install
 	$(BIN)/ruff check .
 	$(BIN)/lint-imports
+	$(BIN)/mypy
 
 test: install testdata services lint
 	$(BIN)/pytest -n 2 --dist loadfile

@@ -601,7 +601,7 @@ def _transaction(repo: Repository, ctx: Context, entries: list[Any]) -> list[dic
 
 
 def _entry_type(i: int, entry: Any) -> str:
-    url = entry["request"]["url"].split("?")[0].strip("/")
+    url: str = entry["request"]["url"].split("?")[0].strip("/")
     resource_type = url.split("/")[0]
     resource = entry.get("resource")
     if not isinstance(resource, dict):
@@ -646,8 +646,8 @@ def _entry_write(
     if method == "POST":
         full_url = entry.get("fullUrl")
         new_id = ids[full_url].split("/", 1)[1] if full_url in ids else None
-        condition = None if conditions_checked else request.get("ifNoneExist")
-        return w.create(resource_type, resource, condition, new_id)
+        if_none_exist = None if conditions_checked else request.get("ifNoneExist")
+        return w.create(resource_type, resource, if_none_exist, new_id)
     if method in ("PUT", "PATCH"):
         if method == "PATCH":
             raise BadRequest(f"Bundle.entry[{i}]: PATCH is not supported")

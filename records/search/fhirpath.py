@@ -853,8 +853,9 @@ def compile_expression(
     for part in split_union(expression):
         try:
             compiled = compiler.compile(parse(part), root)
-        except (CompileError, RecursionError) as exc:
-            record = Unsupported(resource_type, part, str(exc))
+        except Exception as exc:
+            reason = str(exc) if isinstance(exc, CompileError) else f"{type(exc).__name__}: {exc}"
+            record = Unsupported(resource_type, part, reason)
             if record not in UNSUPPORTED:
                 UNSUPPORTED.append(record)
             continue

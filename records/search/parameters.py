@@ -94,7 +94,9 @@ def omitted_parameters(resource_type: str) -> Mapping[str, str]:
 def compartment_params(compartment: str, resource_type: str) -> tuple[str, ...]:
     """The parameters linking ``resource_type`` to a ``compartment`` (e.g. 'Patient').
 
-    Empty when resources of that type are never in the compartment.
+    Empty when resources of that type are never in the compartment.  The special
+    code ``{def}`` (e.g. Encounter in the Encounter compartment) means the
+    compartment's own resource, matched by its id.
     """
     members: dict[str, list[str]] = _definitions()["compartments"].get(compartment, {})
     return tuple(members.get(resource_type, ()))

@@ -45,6 +45,17 @@ RESULT_PARAMS = {
     "_format",
     "_pretty",
 }
+MODIFIERS: dict[str, set[str | None]] = {
+    "token": {None, "not", "missing"},
+    "string": {None, "exact", "contains", "missing"},
+    "reference": {None, "missing"},
+    "date": {None, "missing"},
+    "number": {None, "missing"},
+    "quantity": {None, "missing"},
+    "uri": {None, "below", "missing"},
+    "_id": {None},
+    "_lastUpdated": {None},
+}
 _ID = re.compile(r"^[A-Za-z0-9\-.]{1,64}$")
 
 
@@ -215,17 +226,7 @@ def _prefix(value: str) -> tuple[str, str]:
 
 
 def _parse_value(kind: str, name: str, modifier: str | None, value: str) -> Any:
-    allowed = {
-        "token": {None, "not", "missing"},
-        "string": {None, "exact", "contains", "missing"},
-        "reference": {None, "missing"},
-        "date": {None, "missing"},
-        "number": {None, "missing"},
-        "quantity": {None, "missing"},
-        "uri": {None, "below", "missing"},
-        "_id": {None},
-        "_lastUpdated": {None},
-    }[kind]
+    allowed = MODIFIERS[kind]
     if modifier not in allowed and not (kind == "reference" and modifier and modifier[0].isupper()):
         raise BadRequest(f"Modifier ':{modifier}' is not supported here", expression=name)
     if modifier == "missing":

@@ -13,6 +13,7 @@ from typing import Any
 from sqlalchemy import (
     ColumnElement,
     Select,
+    Table,
     and_,
     false,
     func,
@@ -92,14 +93,16 @@ def _criterion(resource_type: str, c: Criterion) -> ColumnElement[bool]:
     return rv.c.seq.in_(subquery)
 
 
-def _value_match(kind: str, table: Any, value: Any, modifier: str | None) -> ColumnElement[bool]:
+def _value_match(kind: str, table: Table, value: Any, modifier: str | None) -> ColumnElement[bool]:
     if kind == "token":
         return _token_match(table, value)
     if kind == "string":
         if modifier == "exact":
-            return table.c.value == value
+            exact: ColumnElement[bool] = table.c.value == value
+            return exact
         if modifier == "contains":
-            return table.c.value.contains(value, autoescape=True)
+            contains: ColumnElement[bool] = table.c.value.contains(value, autoescape=True)
+            return contains
         # Prefix match as a range, so both SQLite and PostgreSQL use the index.
         return and_(table.c.value >= value, table.c.value < value + "\U0010ffff")
     if kind == "date":
@@ -110,12 +113,14 @@ def _value_match(kind: str, table: Any, value: Any, modifier: str | None) -> Col
         return _number_match(table, value)
     if kind == "uri":
         if modifier == "below":
-            return table.c.value.startswith(value, autoescape=True)
-        return table.c.value == value
+            below: ColumnElement[bool] = table.c.value.startswith(value, autoescape=True)
+            return below
+        equal: ColumnElement[bool] = table.c.value == value
+        return equal
     raise AssertionError(kind)
 
 
-def _token_match(table: Any, value: TokenValue) -> ColumnElement[bool]:
+def _token_match(table: Table, value: TokenValue) -> ColumnElement[bool]:
     if value.any_system:
         return table.c.code == value.code
     if value.code is None:
@@ -125,13 +130,15 @@ def _token_match(table: Any, value: TokenValue) -> ColumnElement[bool]:
     return and_(table.c.code == value.code, table.c.system == value.system)
 
 
-def _reference_match(table: Any, value: ReferenceValue) -> ColumnElement[bool]:
+def _reference_match(table: Table, value: ReferenceValue) -> ColumnElement[bool]:
     if value.target_type:
         return and_(table.c.target_id == value.target_id, table.c.target_type == value.target_type)
     return table.c.target_id == value.target_id
 
 
-def _date_match(low: Any, high: Any, v: DateValue) -> ColumnElement[bool]:
+def _date_match(
+    low: ColumnElement[str], high: ColumnElement[str], v: DateValue
+) -> ColumnElement[bool]:
     """FHIR date prefixes over ranges: the resource's [low, high] vs the value's."""
     if v.prefix == "eq":
         return and_(low >= v.low, high <= v.high)
@@ -154,7 +161,7 @@ def _date_match(low: Any, high: Any, v: DateValue) -> ColumnElement[bool]:
     raise AssertionError(v.prefix)
 
 
-def _number_match(table: Any, v: NumberValue) -> ColumnElement[bool]:
+def _number_match(table: Table, v: NumberValue) -> ColumnElement[bool]:
     col = table.c.value
     unit: ColumnElement[bool] = true()
     if v.system is not None:

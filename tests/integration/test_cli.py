@@ -1,0 +1,113 @@
+"""The ``accord`` command line, run as a user would."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import orjson
+import pytest
+import requests
+from click.testing import CliRunner
+
+from gateway.cli import DEMO_DATA, main
+
+BIN = Path(sys.executable).parent
+
+
+def run(database_url: str, *args: str) -> Any:
+    env = {"DATABASE_URL": database_url, "REDIS_URL": ""}
+    return CliRunner().invoke(main, list(args), env=env, catch_exceptions=False)
+
+
+def test_db_upgrade(database_url: str) -> None:
+    result = run(database_url, "db", "upgrade")
+    assert result.exit_code == 0
+    assert "up to date" in result.output
+
+
+def test_load_ndjson_and_bundles_with_summary(
+    database_url: str, tmp_path: Path, r4_examples: Path
+) -> None:
+    ndjson = tmp_path / "patients.ndjson"
+    lines = [
+        orjson.dumps(
+            {
+                "resourceType": "Patient",
+                "id": f"nd-{n}",
+                "gender": "female",
+                "birthDate": f"{1900 + n % 100}",
+            }
+        )
+        for n in range(250)
+    ]
+    ndjson.write_bytes(b"\n".join(lines) + b"\n")
+    bundle = DEMO_DATA / "maria-garcia.json"
+    result = run(database_url, "load", str(ndjson), str(bundle))
+    assert result.exit_code == 0, result.output
+    assert "261 resources" in result.output
+    assert "261 created" in result.output
+    again = run(database_url, "load", str(ndjson))
+    assert "0 created, 250 updated or unchanged" in again.output
+
+
+def test_load_reports_the_failing_line_and_keeps_the_rest(
+    database_url: str, tmp_path: Path
+) -> None:
+    ndjson = tmp_path / "mixed.ndjson"
+    ndjson.write_bytes(
+        b'{"resourceType": "Patient", "id": "ok-1"}\n'
+        b'{"resourceType": "Patient", "id": "bad", "gender": "M"}\n'
+        b'{"resourceType": "Patient", "id": "ok-2"}\n'
+    )
+    result = run(database_url, "load", str(ndjson))
+    assert result.exit_code == 1
+    assert "2 created" in result.output and "1 failed" in result.output
+    assert "mixed.ndjson:2" in result.output
+    assert "Patient.gender" in result.output
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+def test_serve_runs_gunicorn_and_answers(database_url: str) -> None:
+    port = _free_port()
+    env = {**os.environ, "DATABASE_URL": database_url, "REDIS_URL": ""}
+    proc = subprocess.Popen(
+        [str(BIN / "accord"), "serve", "--port", str(port), "--workers", "2"],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
+    try:
+        url = f"http://127.0.0.1:{port}/fhir"
+        for _ in range(100):
+            try:
+                if requests.get(f"{url}/metadata", timeout=1).status_code == 200:
+                    break
+            except requests.ConnectionError:
+                time.sleep(0.1)
+        else:
+            pytest.fail("accord serve did not answer")
+        body = {"resourceType": "Patient", "id": "served", "gender": "other"}
+        r = requests.put(
+            f"{url}/Patient/served",
+            json=body,
+            headers={"Content-Type": "application/fhir+json"},
+            timeout=5,
+        )
+        assert r.status_code == 201
+        assert requests.get(f"{url}/Patient/served", timeout=5).json()["gender"] == "other"
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(timeout=20)
