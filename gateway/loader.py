@@ -8,6 +8,7 @@ from typing import Any
 import click
 import orjson
 
+from records import fhirjson
 from records import interactions as fhir
 from records.access import Principal, Repository
 from records.errors import FHIRError
@@ -27,8 +28,8 @@ def _read(path: Path) -> tuple[bool, list[tuple[str, dict[str, Any]]]]:
     if path.suffix == ".ndjson":
         with path.open("rb") as fh:
             lines = [(f"{path.name}:{n}", line) for n, line in enumerate(fh, 1) if line.strip()]
-        return False, [(where, _as_entry(orjson.loads(line))) for where, line in lines]
-    data = orjson.loads(path.read_bytes())
+        return False, [(where, _as_entry(fhirjson.loads(line))) for where, line in lines]
+    data = fhirjson.loads(path.read_bytes())
     if data.get("resourceType") == "Bundle" and data.get("type") in ("transaction", "batch"):
         entries = data.get("entry") or []
         atomic = data.get("type") == "transaction"
@@ -60,7 +61,7 @@ def load_paths(
     for path in paths:
         try:
             atomic, items = _read(path)
-        except (orjson.JSONDecodeError, OSError, AttributeError) as exc:
+        except (ValueError, OSError, AttributeError) as exc:
             summary["failed"] += 1
             summary["errors"].append(f"{path.name}: cannot read: {exc}")
             continue

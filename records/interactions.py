@@ -18,6 +18,7 @@ from urllib.parse import parse_qsl
 
 import orjson
 
+from records import fhirjson
 from records.access import GuardedTransaction, Repository
 from records.errors import (
     BadRequest,
@@ -45,8 +46,6 @@ __all__ = [
     "update",
     "vread",
 ]
-
-JSON = orjson.OPT_NON_STR_KEYS
 
 
 @dataclass(frozen=True, slots=True)
@@ -294,7 +293,7 @@ class _Writer:
             rest = {k: v for k, v in resource.items() if k not in ("resourceType", "id", "meta")}
             resource.clear()
             resource.update(resourceType=resource_type, id=resource_id, meta=meta, **rest)
-            data = orjson.dumps(resource)
+            data = fhirjson.dumps(resource)
             index = index_entries(resource)
         v = NewVersion(
             resource_type,
@@ -436,20 +435,20 @@ def _same_content(stored: bytes | None, resource: dict[str, Any]) -> bool:
     """True when an update would change nothing but meta.versionId/lastUpdated/source."""
     if stored is None:
         return False
-    old = orjson.loads(stored)
 
-    def strip(r: dict[str, Any]) -> dict[str, Any]:
+    def essence(r: dict[str, Any]) -> bytes:
         r = dict(r)
         meta = {
             k: v
             for k, v in (r.pop("meta", None) or {}).items()
             if k not in ("versionId", "lastUpdated", "source")
         }
+        r.pop("id", None)
         if meta:
             r["meta"] = meta
-        return r
+        return fhirjson.dumps(r)
 
-    return strip(old) == strip(resource)
+    return essence(fhirjson.loads(stored)) == essence(resource)
 
 
 def _write_outcome(ctx: Context, written: Written) -> Outcome:

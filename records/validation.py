@@ -12,11 +12,11 @@ import re
 from functools import cache
 from typing import Any
 
-import orjson
 import pydantic
 from fhir.resources.R4B import get_fhir_model_class
 
-from records.errors import BadRequest, Issue, Unprocessable
+from records import fhirjson
+from records.errors import BadRequest, Issue, NotFound, Unprocessable
 from records.search.parameters import resource_types
 
 __all__ = ["check_resource_type", "parse_json", "validate_resource"]
@@ -121,16 +121,16 @@ REQUIRED_CODES: dict[str, dict[str, frozenset[str]]] = {
 
 
 def parse_json(body: bytes) -> Any:
-    """Parse a request body; a syntax error is a 400 that says where."""
+    """Parse a request body, decimals kept exact; a syntax error is a 400 that says where."""
     try:
-        return orjson.loads(body)
-    except orjson.JSONDecodeError as exc:
+        return fhirjson.loads(body)
+    except UnicodeDecodeError as exc:
+        raise BadRequest(f"The body is not UTF-8: {exc}") from None
+    except (fhirjson.JSONError, ValueError, RecursionError) as exc:
         raise BadRequest(f"Malformed JSON: {exc}") from None
 
 
 def check_resource_type(resource_type: str) -> None:
-    from records.errors import NotFound
-
     if resource_type not in resource_types():
         raise NotFound(f"Unknown resource type '{resource_type}'")
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import calendar
 import functools
+import math
 import re
 import unicodedata
 from collections.abc import Callable
@@ -310,14 +311,13 @@ def _reference(code: str, items: list[Item], out: IndexEntries, targets: frozens
 
 
 def _number_of(value: Any) -> float | None:
-    if type(value) in (int, float):
-        return float(value)
-    if type(value) is str:  # 'primitive' values from unknown types
-        try:
-            return float(value)
-        except ValueError:
-            return None
-    return None
+    if type(value) not in (float, int, str):  # str: 'primitive' values from unknown types
+        return None
+    try:
+        number = float(value)
+    except (ValueError, OverflowError):  # not a number, or an int beyond any float
+        return None
+    return number if math.isfinite(number) else None  # NaN/inf cannot be searched
 
 
 def _number(code: str, items: list[Item], out: IndexEntries) -> None:

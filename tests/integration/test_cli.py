@@ -111,3 +111,36 @@ def test_serve_runs_gunicorn_and_answers(database_url: str) -> None:
     finally:
         proc.send_signal(signal.SIGTERM)
         proc.wait(timeout=20)
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+def test_demo_loads_the_demo_patient_once_and_serves(database_url: str) -> None:
+    port = _free_port()
+    env = {**os.environ, "DATABASE_URL": database_url, "REDIS_URL": ""}
+    url = f"http://127.0.0.1:{port}/fhir"
+    for attempt in range(2):  # a second start must not duplicate the demo data
+        proc = subprocess.Popen(
+            [str(BIN / "accord"), "demo", "--port", str(port)],
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+        )
+        try:
+            for _ in range(150):
+                try:
+                    if requests.get(f"{url}/metadata", timeout=1).status_code == 200:
+                        break
+                except requests.ConnectionError:
+                    time.sleep(0.1)
+            else:
+                pytest.fail("accord demo did not answer")
+            patient = requests.get(f"{url}/Patient?family=garcia", timeout=5).json()
+            assert patient["total"] == 1, attempt
+            assert patient["entry"][0]["resource"]["id"] == "demo-maria"
+            everything = requests.get(f"{url}/Observation?patient=demo-maria", timeout=5).json()
+            assert everything["total"] == 3
+            version = requests.get(f"{url}/Patient/demo-maria", timeout=5).headers["ETag"]
+            assert version == 'W/"1"'
+        finally:
+            proc.send_signal(signal.SIGTERM)
+            proc.wait(timeout=20)
