@@ -11,6 +11,7 @@ parser with a hook for floats.
 from __future__ import annotations
 
 import json
+import math
 from typing import Any
 
 import orjson
@@ -28,6 +29,8 @@ class Decimal(float):
 
     def __new__(cls, text: str) -> Decimal:
         number = super().__new__(cls, text)
+        if math.isinf(number):
+            raise ValueError(f"number {text} is out of range")
         number.text = text
         return number
 

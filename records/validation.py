@@ -12,6 +12,7 @@ import re
 from functools import cache
 from typing import Any
 
+import orjson
 import pydantic
 from fhir.resources.R4B import get_fhir_model_class
 
@@ -121,12 +122,15 @@ REQUIRED_CODES: dict[str, dict[str, frozenset[str]]] = {
 
 
 def parse_json(body: bytes) -> Any:
-    """Parse a request body, decimals kept exact; a syntax error is a 400 that says where."""
+    """Parse a request body, decimals kept exact; a syntax error is a 400 that says where.
+
+    orjson checks first: it is strict (no lone surrogates, NaN or invalid
+    UTF-8) and fast; the standard library then reads the decimals exactly.
+    """
     try:
+        orjson.loads(body)
         return fhirjson.loads(body)
-    except UnicodeDecodeError as exc:
-        raise BadRequest(f"The body is not UTF-8: {exc}") from None
-    except (fhirjson.JSONError, ValueError, RecursionError) as exc:
+    except (orjson.JSONDecodeError, ValueError, RecursionError) as exc:
         raise BadRequest(f"Malformed JSON: {exc}") from None
 
 
@@ -167,7 +171,7 @@ def validate_resource(resource: Any, expected_type: str | None = None) -> None:
             issues.append(Issue(str(exc), expression=(resource_type,)))
     for element, codes in REQUIRED_CODES.get(resource_type, {}).items():
         value = resource.get(element)
-        if value is not None and value not in codes:
+        if value is not None and (not isinstance(value, str) or value not in codes):
             issues.append(
                 Issue(
                     f"{resource_type}.{element} {value!r} is not one of the required codes: "

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import orjson
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from sqlalchemy import select
 
 from records.storage.schema import resource_version
@@ -264,3 +267,77 @@ def test_capability_statement_tells_the_truth(client: Any) -> None:
             },
         )
         assert probe.status_code == 200, (name, probe.get_json(force=True))
+
+
+# -- fuzzing: bad input gets a 4xx OperationOutcome and loses nothing -----------------
+
+
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=10),
+    lambda c: st.lists(c, max_size=3) | st.dictionaries(st.text(max_size=8), c, max_size=3),
+    max_leaves=10,
+)
+fields = st.sampled_from(
+    [
+        "id",
+        "meta",
+        "name",
+        "gender",
+        "birthDate",
+        "identifier",
+        "telecom",
+        "active",
+        "contained",
+        "extension",
+        "resourceType",
+    ]
+)
+patients = st.dictionaries(fields, json_values, max_size=5).map(
+    lambda d: {"resourceType": "Patient", **d}
+)
+
+
+@given(body=st.binary(max_size=200) | patients.map(lambda p: json.dumps(p).encode()))
+@settings(
+    max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+def test_fuzzed_bodies_never_cause_a_server_error(client: Any, body: bytes) -> None:
+    before = client.get("/fhir/Patient?_summary=count").get_json(force=True)["total"]
+    for method, path in (
+        ("post", "/fhir/Patient"),
+        ("put", "/fhir/Patient/fuzz"),
+        ("post", "/fhir"),
+    ):
+        r = getattr(client, method)(path, data=body, content_type=FHIR)
+        assert r.status_code < 500, (method, path, body, r.data)
+        if r.status_code >= 400:
+            assert issues(r)[0]["diagnostics"]
+    after = client.get("/fhir/Patient?_summary=count").get_json(force=True)["total"]
+    assert after - before <= 2  # at most the create and the update
+
+
+@given(
+    query=st.dictionaries(
+        st.sampled_from(
+            [
+                "family",
+                "birthdate",
+                "identifier",
+                "_count",
+                "_sort",
+                "gender:not",
+                "general-practitioner",
+                "_lastUpdated",
+                "x",
+            ]
+        ),
+        st.text(max_size=12),
+        max_size=3,
+    )
+)
+@settings(
+    max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+def test_fuzzed_searches_never_cause_a_server_error(client: Any, query: dict[str, str]) -> None:
+    r = client.get("/fhir/Patient", query_string=query)
+    assert r.status_code in (200, 400), (query, r.data)
