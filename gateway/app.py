@@ -5,16 +5,20 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from flask import Flask, current_app
+from flask import Flask, Response, current_app, request
 
 from gateway import fhir_api
-from gateway.config import Settings
+from gateway.anchoring import AnchorRequests
 from gateway.http import install_error_handlers
 from records.access import AccessPolicy, AllowAll
+from records.settings import Settings
 from records.storage import SQLStore, make_engine, upgrade_schema
 from workers.app import make_celery
+from workers.runtime import runtime_from_settings
 
 __all__ = ["Accord", "accord", "create_app"]
+
+WRITE_METHODS = frozenset({"POST", "PUT", "DELETE", "PATCH"})
 
 
 @dataclass(slots=True)
@@ -24,6 +28,7 @@ class Accord:
     settings: Settings
     store: SQLStore
     policy: AccessPolicy
+    anchoring: AnchorRequests
 
 
 def accord() -> Accord:
@@ -40,10 +45,20 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     engine = make_engine(settings.database_url)
     if settings.auto_migrate:
         upgrade_schema(engine)
-    app.extensions["accord"] = Accord(settings, SQLStore(engine), AllowAll())
-    app.extensions["celery"] = make_celery(settings.redis_url)
+    store = SQLStore(engine)
+    celery = make_celery(settings.redis_url)
+    celery.accord_runtime = runtime_from_settings(settings, store)
+    anchoring = AnchorRequests(celery)
+    app.extensions["accord"] = Accord(settings, store, AllowAll(), anchoring)
+    app.extensions["celery"] = celery
     app.register_blueprint(fhir_api.blueprint, url_prefix="/fhir")
     install_error_handlers(app)
+
+    @app.after_request
+    def _anchor_writes(response: Response) -> Response:
+        if request.method in WRITE_METHODS and response.status_code < 300:
+            anchoring.after_write()
+        return response
 
     @app.get("/")
     def _home() -> dict[str, str]:

@@ -39,7 +39,7 @@ def serve(host: str, port: int, workers: int) -> None:
 @click.option("--concurrency", default=2, show_default=True, type=int)
 def worker(concurrency: int) -> None:
     """Run a Celery worker on the broker at REDIS_URL."""
-    from gateway.config import Settings
+    from records.settings import Settings
     from workers.app import make_celery
 
     settings = Settings()
@@ -103,7 +103,7 @@ def db_upgrade() -> None:
 
 
 def _upgrade() -> None:
-    from gateway.config import Settings
+    from records.settings import Settings
     from records.storage import make_engine, upgrade_schema
 
     engine = make_engine(Settings().database_url)

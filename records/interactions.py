@@ -20,6 +20,7 @@ import orjson
 
 from records import fhirjson
 from records.access import GuardedTransaction, Repository
+from records.anchoring import entry_bytes
 from records.errors import (
     BadRequest,
     Conflict,
@@ -295,6 +296,15 @@ class _Writer:
             resource.update(resourceType=resource_type, id=resource_id, meta=meta, **rest)
             data = fhirjson.dumps(resource)
             index = index_entries(resource)
+        entry = entry_bytes(
+            resource_type,
+            resource_id,
+            version_id,
+            self.instant,
+            method,
+            self.ctx.source,
+            data,
+        )
         v = NewVersion(
             resource_type,
             resource_id,
@@ -304,6 +314,8 @@ class _Writer:
             data,
             index,
             previous.seq if previous else None,
+            self.ctx.source,
+            entry,
         )
         self.pending.append(v)
         return v

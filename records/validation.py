@@ -127,6 +127,8 @@ def parse_json(body: bytes) -> Any:
     orjson checks first: it is strict (no lone surrogates, NaN or invalid
     UTF-8) and fast; the standard library then reads the decimals exactly.
     """
+    if b"\\u0000" in body:
+        raise BadRequest("FHIR strings cannot contain the character U+0000")
     try:
         orjson.loads(body)
         return fhirjson.loads(body)

@@ -69,8 +69,18 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str
 
 
 @pytest.fixture
-def app(database_url: str) -> Iterator[Any]:
-    application = create_app({"database_url": database_url, "redis_url": ""})
+def app_config(database_url: str, tmp_path: Path) -> dict[str, Any]:
+    """Embedded defaults on a fresh database, with a fresh ledger key."""
+    return {
+        "database_url": database_url,
+        "redis_url": "",
+        "ledger_key_file": str(tmp_path / "ledger.key"),
+    }
+
+
+@pytest.fixture
+def app(app_config: dict[str, Any]) -> Iterator[Any]:
+    application = create_app(app_config)
     application.config["TESTING"] = True
     yield application
     application.extensions["accord"].store.engine.dispose()

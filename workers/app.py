@@ -27,4 +27,7 @@ def make_celery(redis_url: str = "") -> Celery:
         )
     else:
         app.conf.update(task_always_eager=True, task_eager_propagates=True, broker_url="memory://")
+    from workers.tasks import register_tasks
+
+    register_tasks(app)
     return app

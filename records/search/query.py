@@ -127,6 +127,10 @@ def parse_search(resource_type: str, params: list[tuple[str, str]]) -> SearchQue
     query = SearchQuery(resource_type)
     definitions = parameters_for(resource_type)
     for raw_name, raw_value in params:
+        if "\x00" in raw_name or "\x00" in raw_value:
+            raise BadRequest(
+                "Search parameters cannot contain the character U+0000", expression=raw_name
+            )
         name, _, modifier = raw_name.partition(":")
         if name in RESULT_PARAMS:
             _result_param(query, name, raw_value, definitions)

@@ -4,7 +4,16 @@ The only part of the record core that knows SQL. SQLite (WAL) is the embedded
 default; PostgreSQL (psycopg 3) is production.
 """
 
+from sqlalchemy.exc import OperationalError as DatabaseUnavailable
+
 from records.storage.engine import make_engine, upgrade_schema
 from records.storage.store import SQLStore, StoredVersion, StoreTransaction
 
-__all__ = ["SQLStore", "StoreTransaction", "StoredVersion", "make_engine", "upgrade_schema"]
+__all__ = [
+    "DatabaseUnavailable",
+    "SQLStore",
+    "StoreTransaction",
+    "StoredVersion",
+    "make_engine",
+    "upgrade_schema",
+]

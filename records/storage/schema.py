@@ -42,6 +42,7 @@ resource_version = Table(
     Column("deleted", Boolean, nullable=False),
     Column("data", LargeBinary, nullable=True),  # the validated JSON, served as is
     Column("superseded_seq", BigInteger, nullable=True),
+    Column("source", Text(), nullable=True),  # meta.source: who wrote it, kept for deletes too
     UniqueConstraint("resource_type", "resource_id", "version_id", name="uq_resource_version"),
 )
 Index("ix_version_current", resource_version.c.resource_type, resource_version.c.superseded_seq)
@@ -106,6 +107,14 @@ Index(
 
 idx_uri = _index_table("idx_uri", Column("value", Text(), nullable=False))
 Index("ix_idx_uri_value", idx_uri.c.resource_type, idx_uri.c.param, idx_uri.c.value)
+
+# Pending ledger entries, committed with their version (transactional outbox).
+ledger_outbox = Table(
+    "ledger_outbox",
+    metadata,
+    Column("version_seq", BigInteger, primary_key=True, autoincrement=False),
+    Column("entry", LargeBinary, nullable=False),
+)
 
 INDEX_TABLES = {
     "token": idx_token,

@@ -43,6 +43,7 @@ COLUMNS = (
     rv.c.method,
     rv.c.deleted,
     rv.c.data,
+    rv.c.source,
 )
 
 __all__ = ["HistoryQuery", "compile_history", "compile_search", "visible_at"]

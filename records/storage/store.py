@@ -17,8 +17,10 @@ from typing import Any
 from sqlalchemy import Connection, Engine, and_, bindparam, func, select, text, update
 from sqlalchemy.exc import IntegrityError
 
+from ledger.log import MerkleLog
+from ledger.storage import SQLLedgerStore
 from records.search.extract import IndexEntries
-from records.storage.schema import INDEX_TABLES, resource_version
+from records.storage.schema import INDEX_TABLES, ledger_outbox, resource_version
 from records.storage.search_sql import HistoryQuery, compile_history, compile_search
 
 __all__ = ["DuplicateVersion", "NewVersion", "SQLStore", "StoreTransaction", "StoredVersion"]
@@ -36,6 +38,7 @@ class StoredVersion:
     method: str
     deleted: bool
     data: bytes | None
+    source: str | None = None
 
 
 @dataclass(slots=True)
@@ -48,6 +51,8 @@ class NewVersion:
     data: bytes | None  # None for a delete tombstone
     index: IndexEntries | None
     previous_seq: int | None
+    source: str | None = None
+    entry: bytes | None = None  # the pending ledger entry, committed with the version
 
 
 class DuplicateVersion(Exception):
@@ -63,6 +68,7 @@ _VERSION_COLUMNS = (
     rv.c.method,
     rv.c.deleted,
     rv.c.data,
+    rv.c.source,
 )
 
 
@@ -76,6 +82,7 @@ def _row(row: Any) -> StoredVersion:
         row.method,
         bool(row.deleted),
         bytes(row.data) if row.data is not None else None,
+        row.source,
     )
 
 
@@ -159,6 +166,7 @@ class StoreTransaction:
                 "method": v.method,
                 "deleted": v.data is None,
                 "data": v.data,
+                "source": v.source,
             }
             for v in versions
         ]
@@ -182,7 +190,43 @@ class StoreTransaction:
                 retire,
             )
         self._index(versions, seqs)
+        outbox = [
+            {"version_seq": seq, "entry": v.entry}
+            for v, seq in zip(versions, seqs, strict=True)
+            if v.entry is not None
+        ]
+        if outbox:
+            self.conn.execute(ledger_outbox.insert(), outbox)
         return seqs
+
+    # -- the ledger outbox -----------------------------------------------------
+    def pending_entries(self, limit: int) -> list[tuple[int, bytes]]:
+        """The oldest pending ledger entries: (version seq, entry)."""
+        rows = self.conn.execute(
+            select(ledger_outbox.c.version_seq, ledger_outbox.c.entry)
+            .order_by(ledger_outbox.c.version_seq)
+            .limit(limit)
+        )
+        return [(int(seq), bytes(entry)) for seq, entry in rows]
+
+    def pending_count(self) -> int:
+        return int(self.conn.execute(select(func.count()).select_from(ledger_outbox)).scalar_one())
+
+    def clear_pending(self, seqs: Sequence[int]) -> None:
+        """Drop outbox rows once their entries are leaves (same transaction)."""
+        for start in range(0, len(seqs), 1000):
+            chunk = list(seqs[start : start + 1000])
+            self.conn.execute(ledger_outbox.delete().where(ledger_outbox.c.version_seq.in_(chunk)))
+
+    def is_pending(self, seq: int) -> bool:
+        row = self.conn.execute(
+            select(ledger_outbox.c.version_seq).where(ledger_outbox.c.version_seq == seq)
+        ).first()
+        return row is not None
+
+    def ledger(self) -> MerkleLog:
+        """The Merkle log, read and appended inside this transaction."""
+        return MerkleLog(SQLLedgerStore(self.conn))
 
     def _index(self, versions: Sequence[NewVersion], seqs: Sequence[int]) -> None:
         batches: dict[str, list[dict[str, Any]]] = {kind: [] for kind in INDEX_TABLES}

@@ -7,6 +7,7 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -22,7 +23,8 @@ BIN = Path(sys.executable).parent
 
 
 def run(database_url: str, *args: str) -> Any:
-    env = {"DATABASE_URL": database_url, "REDIS_URL": ""}
+    key = Path(tempfile.gettempdir()) / f"accord-test-{os.getpid()}.key"
+    env = {"DATABASE_URL": database_url, "REDIS_URL": "", "ACCORD_LEDGER_KEY_FILE": str(key)}
     return CliRunner().invoke(main, list(args), env=env, catch_exceptions=False)
 
 
@@ -82,7 +84,12 @@ def _free_port() -> int:
 @pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 def test_serve_runs_gunicorn_and_answers(database_url: str) -> None:
     port = _free_port()
-    env = {**os.environ, "DATABASE_URL": database_url, "REDIS_URL": ""}
+    env = {
+        **os.environ,
+        "DATABASE_URL": database_url,
+        "REDIS_URL": "",
+        "ACCORD_LEDGER_KEY_FILE": str(Path(tempfile.mkdtemp()) / "ledger.key"),
+    }
     proc = subprocess.Popen(
         [str(BIN / "accord"), "serve", "--port", str(port), "--workers", "2"],
         env=env,
@@ -116,7 +123,12 @@ def test_serve_runs_gunicorn_and_answers(database_url: str) -> None:
 @pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 def test_demo_loads_the_demo_patient_once_and_serves(database_url: str) -> None:
     port = _free_port()
-    env = {**os.environ, "DATABASE_URL": database_url, "REDIS_URL": ""}
+    env = {
+        **os.environ,
+        "DATABASE_URL": database_url,
+        "REDIS_URL": "",
+        "ACCORD_LEDGER_KEY_FILE": str(Path(tempfile.mkdtemp()) / "ledger.key"),
+    }
     url = f"http://127.0.0.1:{port}/fhir"
     for attempt in range(2):  # a second start must not duplicate the demo data
         proc = subprocess.Popen(

@@ -219,10 +219,10 @@ def test_invalid_resource_is_422_naming_each_path(client: Any) -> None:
     assert client.get("/fhir/Patient").get_json(force=True)["total"] == 0
 
 
-def test_body_over_the_limit_is_413(database_url: str) -> None:
+def test_body_over_the_limit_is_413(app_config: dict[str, Any]) -> None:
     from gateway import create_app
 
-    app = create_app({"database_url": database_url, "max_body_bytes": 1000})
+    app = create_app({**app_config, "max_body_bytes": 1000})
     big = patient(text={"status": "generated", "div": "<div>" + "x" * 2000 + "</div>"})
     r = post(app.test_client(), "/fhir/Patient", big)
     assert r.status_code == 413
@@ -341,3 +341,14 @@ def test_fuzzed_bodies_never_cause_a_server_error(client: Any, body: bytes) -> N
 def test_fuzzed_searches_never_cause_a_server_error(client: Any, query: dict[str, str]) -> None:
     r = client.get("/fhir/Patient", query_string=query)
     assert r.status_code in (200, 400), (query, r.data)
+
+
+def test_nul_characters_are_refused_not_stored(client: Any) -> None:
+    r = client.post(
+        "/fhir/Patient",
+        data=b'{"resourceType":"Patient","name":[{"family":"a\\u0000b"}]}',
+        content_type=FHIR,
+    )
+    assert r.status_code == 400
+    assert "U+0000" in issues(r)[0]["diagnostics"]
+    assert client.get("/fhir/Patient", query_string={"family": "a\x00"}).status_code == 400

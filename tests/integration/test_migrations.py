@@ -7,6 +7,7 @@ from alembic.migration import MigrationContext
 from sqlalchemy import inspect
 
 from records.storage import make_engine, upgrade_schema
+from ledger.storage import metadata as ledger_metadata
 from records.storage.schema import metadata
 
 
@@ -15,7 +16,7 @@ def test_migrations_match_the_declared_schema(database_url: str) -> None:
     upgrade_schema(engine)
     upgrade_schema(engine)  # idempotent: a second upgrade is a no-op
     with engine.connect() as conn:
-        diff = compare_metadata(MigrationContext.configure(conn), metadata)
+        diff = compare_metadata(MigrationContext.configure(conn), [metadata, ledger_metadata])
         tables = set(inspect(conn).get_table_names())
     engine.dispose()
     assert diff == []

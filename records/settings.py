@@ -1,4 +1,4 @@
-"""Configuration, from environment variables only (twelve-factor)."""
+"""Configuration, from environment variables only (twelve-factor), shared by gateway and workers."""
 
 from __future__ import annotations
 
@@ -26,6 +26,16 @@ class Settings:
         default_factory=lambda: int(_env("ACCORD_MAX_BODY_BYTES", str(32 * 1024 * 1024)))
     )
     auto_migrate: bool = field(default_factory=lambda: _env("ACCORD_AUTO_MIGRATE", "1") == "1")
+    # The Ed25519 key that signs checkpoints, in signed-note form (PRIVATE+KEY+...),
+    # or a file holding it. Neither set: var/ledger.key, generated on first start.
+    ledger_key: str = field(default_factory=lambda: _env("ACCORD_LEDGER_KEY", ""))
+    ledger_key_file: str = field(
+        default_factory=lambda: _env("ACCORD_LEDGER_KEY_FILE", "var/ledger.key")
+    )
+    # The log's identity, the first line of every checkpoint (C2SP tlog-checkpoint).
+    ledger_origin: str = field(
+        default_factory=lambda: _env("ACCORD_LEDGER_ORIGIN", "accord.localhost/ledger")
+    )
 
     @classmethod
     def from_mapping(cls, values: dict[str, Any] | None) -> Settings:
