@@ -6,8 +6,8 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import inspect
 
-from records.storage import make_engine, upgrade_schema
 from ledger.storage import metadata as ledger_metadata
+from records.storage import make_engine, upgrade_schema
 from records.storage.schema import metadata
 
 
