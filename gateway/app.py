@@ -7,14 +7,14 @@ from typing import Any
 
 from flask import Flask, Response, current_app, request
 
-from gateway import fhir_api
+from gateway import fhir_api, ledger_api
 from gateway.anchoring import AnchorRequests
 from gateway.http import install_error_handlers
 from records.access import AccessPolicy, AllowAll
 from records.settings import Settings
 from records.storage import SQLStore, make_engine, upgrade_schema
 from workers.app import make_celery
-from workers.runtime import runtime_from_settings
+from workers.runtime import Runtime, runtime_from_settings
 
 __all__ = ["Accord", "accord", "create_app"]
 
@@ -29,6 +29,7 @@ class Accord:
     store: SQLStore
     policy: AccessPolicy
     anchoring: AnchorRequests
+    runtime: Runtime
 
 
 def accord() -> Accord:
@@ -47,11 +48,13 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
         upgrade_schema(engine)
     store = SQLStore(engine)
     celery = make_celery(settings.redis_url)
-    celery.accord_runtime = runtime_from_settings(settings, store)
+    runtime = runtime_from_settings(settings, store)
+    celery.accord_runtime = runtime
     anchoring = AnchorRequests(celery)
-    app.extensions["accord"] = Accord(settings, store, AllowAll(), anchoring)
+    app.extensions["accord"] = Accord(settings, store, AllowAll(), anchoring, runtime)
     app.extensions["celery"] = celery
     app.register_blueprint(fhir_api.blueprint, url_prefix="/fhir")
+    app.register_blueprint(ledger_api.blueprint, url_prefix="/ledger")
     install_error_handlers(app)
 
     @app.after_request
@@ -62,6 +65,11 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
 
     @app.get("/")
     def _home() -> dict[str, str]:
-        return {"name": "Accord", "fhir": "/fhir", "metadata": "/fhir/metadata"}
+        return {
+            "name": "Accord",
+            "fhir": "/fhir",
+            "metadata": "/fhir/metadata",
+            "ledger": "/ledger/checkpoint",
+        }
 
     return app

@@ -90,6 +90,90 @@ def load(files: tuple[Path, ...], batch: int) -> None:
         sys.exit(1)
 
 
+@main.command()
+@click.option(
+    "--since",
+    "since_file",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="a checkpoint saved earlier (GET /ledger/checkpoint): the log must extend it",
+)
+@click.option(
+    "--save",
+    "save_file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="write the latest signed checkpoint here, for a later --since",
+)
+@click.option(
+    "--key", "verifier_key", help="verifier key (GET /ledger/key); default: this log's own key"
+)
+@click.option(
+    "--json",
+    "json_file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="write the full report as JSON ('-' for standard output)",
+)
+@click.option(
+    "--strict", is_flag=True, help="also fail while versions are still waiting to be anchored"
+)
+def verify(
+    since_file: Path | None,
+    save_file: Path | None,
+    verifier_key: str | None,
+    json_file: Path | None,
+    strict: bool,
+) -> None:
+    """Re-hash every stored version and check it, and the ledger, against signed checkpoints.
+
+    Exit status 1 if anything was altered, is missing or forged, or the tree
+    does not match its signed checkpoints.
+    """
+    import orjson
+
+    from ledger.checkpoint import load_verifier, verify_note
+    from records.audit import audit_ledger
+    from records.settings import Settings
+    from records.storage import SQLStore, make_engine
+    from records.storage.audit_sql import row_counts
+    from workers.runtime import load_or_create_signer
+
+    settings = Settings()
+    store = SQLStore(make_engine(settings.database_url))
+    verifier = load_verifier(verifier_key or load_or_create_signer(settings).verifier_key())
+    since = verify_note(since_file.read_text(), verifier) if since_file else None
+    with store.read() as tx:
+        total = row_counts(tx.conn)
+    started = time.perf_counter()
+    with click.progressbar(length=total, label="verifying", file=sys.stderr) as bar:
+        report = audit_ledger(store, verifier, since=since, progress=bar.update)
+    elapsed = time.perf_counter() - started
+    for check in report.tree:
+        click.echo(f"{'ok' if check.ok else 'FAIL':>10}  ledger: {check.name}: {check.detail}")
+    for f in report.findings:
+        line = f"{f.status.upper():>10}  {f.resource}: {f.detail}"
+        if f.last_genuine_at:
+            line += (
+                f"; last genuine version written by {f.last_genuine_source} at {f.last_genuine_at};"
+                f" changed between {f.window_start} and {f.window_end}"
+            )
+        click.echo(line)
+    counts = ", ".join(f"{n} {status}" for status, n in sorted(report.counts.items()))
+    rate = report.versions / elapsed if elapsed else 0
+    click.echo(
+        f"{report.versions} versions, {report.leaves} leaves in {elapsed:.1f} s ({rate:.0f} versions/s): {counts}"
+    )
+    if json_file:
+        data = orjson.dumps(report.as_json(), option=orjson.OPT_INDENT_2)
+        if str(json_file) == "-":
+            click.echo(data.decode())
+        else:
+            json_file.write_bytes(data)
+    if save_file and report.checkpoint:
+        save_file.write_text(report.checkpoint["note"])
+    pending = report.counts.get("unanchored", 0)
+    if report.tampered or (strict and pending):
+        sys.exit(1)
+
+
 @main.group()
 def db() -> None:
     """Database schema management."""

@@ -165,6 +165,16 @@ def instance_vread(resource_type: str, resource_id: str, version_id: str) -> Res
     return _reply(fhir.vread(repo, ctx, resource_type, resource_id, version_id))
 
 
+def instance_verify(resource_type: str, resource_id: str, version_id: str) -> Response:
+    """$verify: the version's ledger entry, audit path and checkpoint, checkable offline."""
+    from gateway.ledger_api import signer
+    from records.transparency import verify_version
+
+    repo, _ = _context()
+    body = verify_version(repo, signer().verifier, resource_type, resource_id, version_id)
+    return fhir_response(200, body)
+
+
 ROUTES: list[tuple[str, str, Callable[..., Any]]] = [
     ("GET", "/metadata", metadata),
     ("POST", "/", system_bundle),
@@ -179,6 +189,7 @@ ROUTES: list[tuple[str, str, Callable[..., Any]]] = [
     ("DELETE", "/<resource_type>/<resource_id>", instance_delete),
     ("GET", "/<resource_type>/<resource_id>/_history", instance_history),
     ("GET", "/<resource_type>/<resource_id>/_history/<version_id>", instance_vread),
+    ("GET", "/<resource_type>/<resource_id>/_history/<version_id>/$verify", instance_verify),
 ]
 
 for method, path, view in ROUTES:

@@ -59,13 +59,17 @@ def entry_bytes(
 
 
 def parse_entry(raw: bytes) -> LedgerEntry:
-    data = orjson.loads(raw)
-    return LedgerEntry(
-        data["resourceType"],
-        data["id"],
-        int(data["versionId"]),
-        data["lastUpdated"],
-        data["operation"],
-        data["source"],
-        data["sha256"],
-    )
+    """Read an entry back; ValueError if it is not one (a tampered leaf, say)."""
+    try:
+        data = orjson.loads(raw)
+        return LedgerEntry(
+            data["resourceType"],
+            data["id"],
+            int(data["versionId"]),
+            data["lastUpdated"],
+            data["operation"],
+            data["source"],
+            data["sha256"],
+        )
+    except (orjson.JSONDecodeError, KeyError, TypeError, ValueError) as exc:
+        raise ValueError(f"not a ledger entry: {exc}") from None

@@ -224,6 +224,10 @@ class StoreTransaction:
         ).first()
         return row is not None
 
+    def leaf_index_of(self, version_seq: int) -> int | None:
+        """The leaf anchoring a version, if it is anchored yet."""
+        return SQLLedgerStore(self.conn).leaf_index_of_version(version_seq)
+
     def ledger(self) -> MerkleLog:
         """The Merkle log, read and appended inside this transaction."""
         return MerkleLog(SQLLedgerStore(self.conn))
