@@ -404,7 +404,9 @@ def infer_type(value: Any) -> str:
         ):
             return "Quantity"
         if "system" in value and "value" in value:
-            return "ContactPoint" if value["system"] in _CONTACT_SYSTEMS else "Identifier"
+            system = value["system"]
+            contact = isinstance(system, str) and system in _CONTACT_SYSTEMS
+            return "ContactPoint" if contact else "Identifier"
         if "code" in value:
             return "Coding"
         if set(value) <= {"text", "id", "extension"}:
