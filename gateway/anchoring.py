@@ -1,19 +1,19 @@
 """Asking the sequencer to run once writes have committed.
 
 A 2xx already means the version and its ledger entry are stored; anchoring
-is what follows. Each process enqueues ``accord.anchor`` at most once per
-``interval`` (one task integrates everything pending, so one per write would
-only add Celery round trips), with a trailing, delayed task so the last write
-of a burst is not left for the sweep. If Redis is unreachable the write
-stands and the beat sweep anchors it later. In-process (no Redis), the task
-runs right away.
+is what follows, so no request ever waits on the broker. A write only sets a
+flag; one background thread per process turns the flag into an
+``accord.anchor`` task at most once per ``interval`` (a task integrates
+everything pending, so one per write would only add Celery round trips). If
+Redis is unreachable the thread backs off and the beat sweep anchors the
+entries once Redis is back. In-process (no Redis), the task runs right away.
 """
 
 from __future__ import annotations
 
 import logging
+import os
 import threading
-import time
 
 from celery import Celery
 
@@ -22,6 +22,7 @@ from workers.tasks import ANCHOR
 __all__ = ["AnchorRequests"]
 
 log = logging.getLogger(__name__)
+MAX_BACKOFF = 5.0
 
 
 class AnchorRequests:
@@ -29,26 +30,39 @@ class AnchorRequests:
         self.celery = celery
         self.interval = interval
         self.eager = bool(celery.conf.task_always_eager)
+        self._wanted = threading.Event()
         self._lock = threading.Lock()
-        self._next_allowed = 0.0
-        self._trailing = False
+        self._owner_pid = 0  # the thread must live in the process serving (after a fork)
 
     def after_write(self) -> None:
-        try:
-            if self.eager:
+        if self.eager:
+            try:
                 self.celery.tasks[ANCHOR].apply()
-                return
-            now = time.monotonic()
-            with self._lock:
-                if now >= self._next_allowed:
-                    self._next_allowed = now + self.interval
-                    self._trailing = False
-                    countdown = 0.0
-                elif not self._trailing:
-                    self._trailing = True
-                    countdown = self._next_allowed - now
-                else:
-                    return
-            self.celery.send_task(ANCHOR, countdown=countdown or None, retry=False)
-        except Exception:  # the write is durable; the sweep will anchor it
-            log.warning("could not request anchoring; the sweep will pick it up", exc_info=True)
+            except Exception:  # the write is durable; the next write or the sweep anchors it
+                log.warning("in-process anchoring failed", exc_info=True)
+            return
+        self._ensure_thread()
+        self._wanted.set()
+
+    def _ensure_thread(self) -> None:
+        if self._owner_pid == os.getpid():
+            return
+        with self._lock:
+            if self._owner_pid != os.getpid():
+                threading.Thread(
+                    target=self._run, name="accord-anchor-requests", daemon=True
+                ).start()
+                self._owner_pid = os.getpid()
+
+    def _run(self) -> None:
+        backoff = self.interval
+        while True:
+            self._wanted.wait()
+            self._wanted.clear()
+            try:
+                self.celery.send_task(ANCHOR, retry=False)
+                backoff = self.interval
+            except Exception:
+                log.warning("broker unreachable; pending entries wait for the sweep", exc_info=True)
+                backoff = min(backoff * 2, MAX_BACKOFF)
+            threading.Event().wait(backoff)

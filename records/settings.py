@@ -32,6 +32,10 @@ class Settings:
     ledger_key_file: str = field(
         default_factory=lambda: _env("ACCORD_LEDGER_KEY_FILE", "var/ledger.key")
     )
+    # How often celery beat runs the anchoring sweep (pending entries Redis lost).
+    anchor_sweep_seconds: float = field(
+        default_factory=lambda: float(_env("ACCORD_ANCHOR_SWEEP_SECONDS", "5"))
+    )
     # The log's identity, the first line of every checkpoint (C2SP tlog-checkpoint).
     ledger_origin: str = field(
         default_factory=lambda: _env("ACCORD_LEDGER_ORIGIN", "accord.localhost/ledger")

@@ -20,7 +20,6 @@ from workers.runtime import Runtime, runtime_from_settings
 __all__ = ["ANCHOR", "register_tasks", "runtime"]
 
 ANCHOR = "accord.anchor"
-SWEEP_SECONDS = 5.0
 
 
 def runtime(app: Celery) -> Runtime:
@@ -49,5 +48,5 @@ def register_tasks(app: Celery) -> None:
         return integrate_pending(rt.store, rt.signer, rt.origin).appended
 
     app.conf.beat_schedule = {
-        "anchor-sweep": {"task": ANCHOR, "schedule": SWEEP_SECONDS},
+        "anchor-sweep": {"task": ANCHOR, "schedule": Settings().anchor_sweep_seconds},
     }

@@ -1,0 +1,256 @@
+"""Anchoring with a real Redis and real Celery worker processes.
+
+Each test starts its own Redis (so stopping it disturbs nobody), a PostgreSQL
+database, the gateway on a real socket, and ``celery worker``/``celery beat``
+processes exactly as production runs them.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import orjson
+import psycopg
+import pytest
+import requests
+from sqlalchemy import text
+from werkzeug.serving import make_server
+
+from gateway import create_app
+
+BIN = Path(sys.executable).parent
+FHIR = {"Content-Type": "application/fhir+json"}
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+class RedisServer:
+    """A private redis-server on its own port."""
+
+    def __init__(self) -> None:
+        binary = shutil.which("redis-server")
+        if binary is None:
+            pytest.fail("redis-server is not installed: run `make services`")
+        self.binary = binary
+        self.port = free_port()
+        self.url = f"redis://127.0.0.1:{self.port}/0"
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        self.proc = subprocess.Popen(
+            [
+                self.binary,
+                "--port",
+                str(self.port),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+            ],
+            stdout=subprocess.DEVNULL,
+        )
+        for _ in range(100):
+            try:
+                with socket.create_connection(("127.0.0.1", self.port), timeout=0.2):
+                    return
+            except OSError:
+                time.sleep(0.05)
+        pytest.fail("private redis-server did not start")
+
+    def stop(self) -> None:
+        if self.proc is not None:
+            self.proc.terminate()
+            self.proc.wait(10)
+            self.proc = None
+
+
+@pytest.fixture
+def redis_server() -> Iterator[RedisServer]:
+    server = RedisServer()
+    server.start()
+    yield server
+    server.stop()
+
+
+class Stack:
+    """Gateway (threaded, real socket) + worker and beat processes, one configuration."""
+
+    def __init__(self, db_url: str, redis_url: str, key_file: Path) -> None:
+        self.db_url = db_url
+        self.env = {
+            **os.environ,
+            "DATABASE_URL": db_url,
+            "REDIS_URL": redis_url,
+            "ACCORD_LEDGER_KEY_FILE": str(key_file),
+            "ACCORD_ANCHOR_SWEEP_SECONDS": "1",
+        }
+        self.app = create_app(
+            {"database_url": db_url, "redis_url": redis_url, "ledger_key_file": str(key_file)}
+        )
+        self.server = make_server("127.0.0.1", 0, self.app, threaded=True)
+        self.url = f"http://127.0.0.1:{self.server.server_port}/fhir"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        self.procs: list[subprocess.Popen[bytes]] = []
+
+    def start(self, *args: str) -> subprocess.Popen[bytes]:
+        proc = subprocess.Popen(
+            [str(BIN / "celery"), "-A", "workers.celery_main:app", *args, "--loglevel=WARNING"],
+            env=self.env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        self.procs.append(proc)
+        return proc
+
+    def worker(self) -> subprocess.Popen[bytes]:
+        # solo pool: the process we kill is the one running the task
+        return self.start("worker", "--pool=solo", "--without-gossip", "--without-mingle")
+
+    def beat(self, schedule: Path) -> subprocess.Popen[bytes]:
+        return self.start("beat", f"--schedule={schedule}")
+
+    def counts(self) -> tuple[int, int, int]:
+        """(versions, leaves, pending)."""
+        with self.app.extensions["accord"].store.engine.connect() as conn:
+            return tuple(  # type: ignore[return-value]
+                int(conn.execute(text(f"select count(*) from {t}")).scalar_one())
+                for t in ("resource_version", "ledger_leaf", "ledger_outbox")
+            )
+
+    def wait_anchored(self, versions: int, timeout: float = 60) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            v, leaves, pending = self.counts()
+            if v == versions and leaves == versions and pending == 0:
+                return
+            time.sleep(0.2)
+        pytest.fail(f"not anchored in {timeout} s: versions, leaves, pending = {self.counts()}")
+
+    def close(self) -> None:
+        for proc in self.procs:
+            if proc.poll() is None:
+                proc.send_signal(signal.SIGTERM)
+        for proc in self.procs:
+            try:
+                proc.wait(15)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+        self.server.shutdown()
+        self.app.extensions["accord"].store.engine.dispose()
+
+
+@pytest.fixture
+def stack(postgres_url: str, redis_server: RedisServer, tmp_path: Path) -> Iterator[Stack]:
+    s = Stack(postgres_url, redis_server.url, tmp_path / "ledger.key")
+    yield s
+    s.close()
+
+
+def write(url: str, n: int, client: int) -> list[int]:
+    session = requests.Session()
+    statuses = []
+    for i in range(n):
+        body = {
+            "resourceType": "Observation",
+            "id": f"c{client}-{i % 400}",  # creates, then updates of the same ids
+            "status": "final",
+            "code": {"coding": [{"system": "http://loinc.org", "code": "8867-4"}]},
+            "valueQuantity": {
+                "value": 60 + i % 97,
+                "unit": "/min",
+                "system": "http://unitsofmeasure.org",
+                "code": "/min",
+            },
+        }
+        r = session.put(
+            f"{url}/Observation/{body['id']}", data=orjson.dumps(body), headers=FHIR, timeout=30
+        )
+        statuses.append(r.status_code)
+    return statuses
+
+
+def _sequencer_running(db_url: str) -> bool:
+    """True while a process holds the sequencer's advisory lock: a batch is mid-way."""
+    import hashlib
+
+    from records.sequencer import SEQUENCER_LOCK
+
+    key = int.from_bytes(hashlib.sha256(SEQUENCER_LOCK.encode()).digest()[:8], "big", signed=True)
+    unsigned = key & 0xFFFFFFFFFFFFFFFF
+    high, low = unsigned >> 32, unsigned & 0xFFFFFFFF
+    plain = db_url.replace("postgresql+psycopg://", "postgresql://")
+    with psycopg.connect(plain, autocommit=True) as conn:
+        row = conn.execute(
+            "select count(*) from pg_locks where locktype = 'advisory' and granted"
+            " and classid::bigint = %s and objid::bigint = %s and objsubid = 1",
+            (high, low),
+        ).fetchone()
+    return bool(row and row[0])
+
+
+def test_killed_worker_loses_nothing_and_anchors_nothing_twice(
+    stack: Stack, tmp_path: Path
+) -> None:
+    worker = stack.worker()
+    kills = 0
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        futures = [pool.submit(write, stack.url, 500, c) for c in range(4)]
+        # SIGKILL the worker while it holds the sequencer lock (mid-batch), then restart it
+        deadline = time.monotonic() + 60
+        while kills < 3 and time.monotonic() < deadline and not all(f.done() for f in futures):
+            if _sequencer_running(stack.db_url):
+                worker.send_signal(signal.SIGKILL)
+                worker.wait(10)
+                kills += 1
+                worker = stack.worker()
+            time.sleep(0.005)
+        statuses = [s for f in futures for s in f.result()]
+    assert len(statuses) == 2000
+    assert set(statuses) <= {200, 201}
+    assert kills >= 1, "the worker was never caught mid-batch"
+    stack.wait_anchored(2000)
+    # exactly once: one leaf per version (the unique version_seq makes a second impossible)
+    with stack.app.extensions["accord"].store.engine.connect() as conn:
+        distinct = conn.execute(
+            text("select count(distinct version_seq) from ledger_leaf")
+        ).scalar_one()
+    assert distinct == 2000
+    result = subprocess.run(
+        [str(BIN / "accord"), "verify"], env=stack.env, capture_output=True, text=True, check=False
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "2000 ok" in result.stdout
+
+
+def test_writes_succeed_while_redis_is_down_and_the_sweep_anchors_them(
+    stack: Stack, redis_server: RedisServer, tmp_path: Path
+) -> None:
+    stack.worker()
+    stack.beat(tmp_path / "beat-schedule")
+    assert all(s in (200, 201) for s in write(stack.url, 50, 0))
+    stack.wait_anchored(50)
+    redis_server.stop()
+    started = time.monotonic()
+    assert all(s in (200, 201) for s in write(stack.url, 100, 1))
+    assert time.monotonic() - started < 60  # no request hangs on the dead broker
+    versions, leaves, pending = stack.counts()
+    assert (versions, pending) == (150, 100)
+    redis_server.start()  # same port: worker and beat reconnect
+    stack.wait_anchored(150, timeout=90)
