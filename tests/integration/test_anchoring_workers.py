@@ -18,7 +18,6 @@ import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any
 
 import orjson
 import psycopg
@@ -250,7 +249,7 @@ def test_writes_succeed_while_redis_is_down_and_the_sweep_anchors_them(
     started = time.monotonic()
     assert all(s in (200, 201) for s in write(stack.url, 100, 1))
     assert time.monotonic() - started < 60  # no request hangs on the dead broker
-    versions, leaves, pending = stack.counts()
+    versions, _, pending = stack.counts()
     assert (versions, pending) == (150, 100)
     redis_server.start()  # same port: worker and beat reconnect
     stack.wait_anchored(150, timeout=90)
