@@ -44,6 +44,16 @@ class AnchorRequests:
         self._ensure_thread()
         self._wanted.set()
 
+    def flush(self) -> None:
+        """Anchor now (in-process) or enqueue one task, for a process about to exit."""
+        if self.eager:
+            self.after_write()
+            return
+        try:
+            self.celery.send_task(ANCHOR, retry=False)
+        except Exception:
+            log.warning("broker unreachable; the sweep will anchor what was written", exc_info=True)
+
     def _ensure_thread(self) -> None:
         if self._owner_pid == os.getpid():
             return

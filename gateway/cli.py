@@ -219,4 +219,6 @@ def _load_files(
     from gateway.loader import load_paths
 
     with app.app_context():
-        return load_paths(app.extensions["accord"], files, batch=batch, quiet=quiet)
+        summary = load_paths(app.extensions["accord"], files, batch=batch, quiet=quiet)
+        app.extensions["accord"].anchoring.flush()  # what was loaded gets anchored too
+        return summary

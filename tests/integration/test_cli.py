@@ -156,3 +156,17 @@ def test_demo_loads_the_demo_patient_once_and_serves(database_url: str) -> None:
         finally:
             proc.send_signal(signal.SIGTERM)
             proc.wait(timeout=20)
+
+
+def test_loaded_resources_are_anchored(app_config: dict[str, Any], tmp_path: Path) -> None:
+    ndjson = tmp_path / "p.ndjson"
+    ndjson.write_bytes(b'{"resourceType": "Patient", "id": "l1"}\n{"resourceType": "Patient", "id": "l2"}\n')
+    env = {
+        "DATABASE_URL": app_config["database_url"],
+        "REDIS_URL": "",
+        "ACCORD_LEDGER_KEY_FILE": app_config["ledger_key_file"],
+    }
+    assert CliRunner().invoke(main, ["load", str(ndjson)], env=env).exit_code == 0
+    result = CliRunner().invoke(main, ["verify", "--strict"], env=env)
+    assert result.exit_code == 0, result.output
+    assert "2 versions, 2 leaves" in result.output
