@@ -52,8 +52,10 @@ def loads(data: bytes | str) -> Any:
 
 
 def _default(value: Any) -> Any:
-    if isinstance(value, Decimal):
-        return orjson.Fragment(value.text)
+    # Any float that remembers its text (ours, or an adapter's) is written as that text.
+    text = getattr(value, "text", None)
+    if isinstance(value, float) and isinstance(text, str):
+        return orjson.Fragment(text)
     raise TypeError(f"{type(value).__name__} is not JSON serializable")
 
 

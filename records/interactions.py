@@ -263,9 +263,10 @@ class Written:
 class _Writer:
     """Collects the versions of one database transaction and writes them at once."""
 
-    def __init__(self, g: GuardedTransaction, ctx: Context) -> None:
+    def __init__(self, g: GuardedTransaction, ctx: Context, validated: bool = False) -> None:
         self.g = g
         self.ctx = ctx
+        self.validated = validated  # resources were validated before the transaction began
         self.instant, self.key = _now()
         self.pending: list[NewVersion] = []
         self.touched: set[tuple[str, str]] = set()
@@ -348,7 +349,8 @@ class _Writer:
         new_id: str | None = None,
     ) -> Written:
         check_resource_type(resource_type)
-        validate_resource(resource, resource_type)
+        if not self.validated:
+            validate_resource(resource, resource_type)
         self.g.check_write(resource_type, resource)
         if if_none_exist:
             found = self.existing(resource_type, if_none_exist)
@@ -366,7 +368,8 @@ class _Writer:
         if_match: str | None = None,
     ) -> Written:
         check_resource_type(resource_type)
-        validate_resource(resource, resource_type)
+        if not self.validated:
+            validate_resource(resource, resource_type)
         body_id = resource.get("id")
         if body_id is None:
             raise BadRequest(
@@ -535,8 +538,17 @@ _ORDER = {"DELETE": 0, "POST": 1, "PUT": 2, "PATCH": 2, "GET": 3, "HEAD": 3}
 
 
 def process_bundle(repo: Repository, ctx: Context, bundle: Any) -> Outcome:
-    """POST [base] with a batch or transaction Bundle."""
-    validate_resource(bundle, "Bundle")
+    """POST [base] with a batch or transaction Bundle.
+
+    The Bundle itself is never stored, so only its shape is checked here; each
+    entry's resource is validated once, on its own, before any lock is taken.
+    """
+    if not isinstance(bundle, dict) or bundle.get("resourceType") != "Bundle":
+        raise BadRequest("POST to the base takes a Bundle", expression="Bundle")
+    if not isinstance(bundle.get("entry", []), list) or not all(
+        isinstance(e, dict) for e in bundle.get("entry", [])
+    ):
+        raise BadRequest("Bundle.entry must be a list of objects", expression="Bundle.entry")
     kind = bundle.get("type")
     if kind not in ("batch", "transaction"):
         raise BadRequest(
@@ -564,8 +576,17 @@ def _transaction(repo: Repository, ctx: Context, entries: list[Any]) -> list[dic
     responses: list[dict[str, Any] | None] = [None] * len(entries)
     results: dict[int, Written] = {}
     reads: list[int] = []
+    # Validation is the costliest step: do it before taking the write lock, so
+    # that concurrent transactions validate in parallel and serialise only on SQL.
+    for i, entry in enumerate(entries):
+        if entry["request"]["method"] in ("POST", "PUT"):
+            try:
+                validate_resource(entry.get("resource"), _entry_type(i, entry))
+            except FHIRError as exc:
+                _locate(exc, i)
+                raise
     with repo.write() as g:
-        w = _Writer(g, ctx)
+        w = _Writer(g, ctx, validated=True)
         # Resolve conditional creates and assign ids to the others first, so that
         # every urn:uuid reference can be rewritten before anything is validated.
         ids: dict[str, str] = {}
