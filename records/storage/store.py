@@ -72,6 +72,23 @@ _VERSION_COLUMNS = (
 )
 
 
+# Built once: the read path is the hottest in the gateway.
+_CURRENT = (
+    select(*_VERSION_COLUMNS)
+    .where(
+        rv.c.resource_type == bindparam("t"),
+        rv.c.resource_id == bindparam("i"),
+        rv.c.superseded_seq.is_(None),
+    )
+    .limit(1)
+)
+_VERSION = select(*_VERSION_COLUMNS).where(
+    rv.c.resource_type == bindparam("t"),
+    rv.c.resource_id == bindparam("i"),
+    rv.c.version_id == bindparam("v"),
+)
+
+
 def _row(row: Any) -> StoredVersion:
     return StoredVersion(
         row.seq,
@@ -96,26 +113,12 @@ class StoreTransaction:
     # -- reads ---------------------------------------------------------------
     def current(self, resource_type: str, resource_id: str) -> StoredVersion | None:
         """The latest version (possibly a delete tombstone), or None if never written."""
-        row = self.conn.execute(
-            select(*_VERSION_COLUMNS)
-            .where(
-                rv.c.resource_type == resource_type,
-                rv.c.resource_id == resource_id,
-                rv.c.superseded_seq.is_(None),
-            )
-            .limit(1)
-        ).first()
+        row = self.conn.execute(_CURRENT, {"t": resource_type, "i": resource_id}).first()
         return _row(row) if row else None
 
-    def version(
-        self, resource_type: str, resource_id: str, version_id: int
-    ) -> StoredVersion | None:
+    def version(self, resource_type: str, resource_id: str, version_id: int) -> StoredVersion | None:
         row = self.conn.execute(
-            select(*_VERSION_COLUMNS).where(
-                rv.c.resource_type == resource_type,
-                rv.c.resource_id == resource_id,
-                rv.c.version_id == version_id,
-            )
+            _VERSION, {"t": resource_type, "i": resource_id, "v": version_id}
         ).first()
         return _row(row) if row else None
 
