@@ -311,7 +311,8 @@ def _reference(code: str, items: list[Item], out: IndexEntries, targets: frozens
 
 
 def _number_of(value: Any) -> float | None:
-    if type(value) not in (float, int, str):  # str: 'primitive' values from unknown types
+    # float subclasses too: decimals parsed with their original text (records.fhirjson)
+    if isinstance(value, bool) or not isinstance(value, float | int | str):
         return None
     try:
         number = float(value)

@@ -252,3 +252,11 @@ def test_previous_link_walks_back(client: Any) -> None:
 def test_post_search_form(people: Any) -> None:
     r = people.post("/fhir/Patient/_search", data={"family": "smith"})
     assert [e["resource"]["id"] for e in r.get_json(force=True)["entry"]] == ["p3"]
+
+
+def test_decimal_quantities_are_searchable(client: Any) -> None:
+    put(client, observation("t1", "8310-5", "Patient/p1", "2024-01-01", valueQuantity={"value": 38.0, "unit": "Cel", "system": "http://unitsofmeasure.org", "code": "Cel"}))
+    put(client, observation("t2", "8310-5", "Patient/p1", "2024-01-02", valueQuantity={"value": 37.25, "unit": "Cel", "system": "http://unitsofmeasure.org", "code": "Cel"}))
+    assert ids(client, "/fhir/Observation", **{"value-quantity": "38.0"}) == ["t1"]
+    assert ids(client, "/fhir/Observation", **{"value-quantity": "gt37.5|http://unitsofmeasure.org|Cel"}) == ["t1"]
+    assert ids(client, "/fhir/Observation", **{"value-quantity": "37.25"}) == ["t2"]
