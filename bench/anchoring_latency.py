@@ -30,7 +30,7 @@ import requests
 from sqlalchemy import create_engine, text
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from benchlib import database, free_port, percentile, print_result  # noqa: E402
+from benchlib import database, free_port, percentile, print_result
 
 BIN = Path(sys.executable).parent
 

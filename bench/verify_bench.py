@@ -23,7 +23,7 @@ from pathlib import Path
 import orjson
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from benchlib import database, print_result  # noqa: E402
+from benchlib import database, print_result
 
 BIN = Path(sys.executable).parent
 
