@@ -19,15 +19,18 @@ from celery import Celery
 
 from workers.tasks import ANCHOR
 
-__all__ = ["AnchorRequests"]
+__all__ = ["TaskRequests"]
 
 log = logging.getLogger(__name__)
 MAX_BACKOFF = 5.0
 
 
-class AnchorRequests:
-    def __init__(self, celery: Celery, interval: float = 0.2) -> None:
+class TaskRequests:
+    """Coalesced requests for one idempotent drain task (anchoring, ingest)."""
+
+    def __init__(self, celery: Celery, interval: float = 0.2, task: str = ANCHOR) -> None:
         self.celery = celery
+        self.task = task
         self.interval = interval
         self.eager = bool(celery.conf.task_always_eager)
         self._wanted = threading.Event()
@@ -37,7 +40,7 @@ class AnchorRequests:
     def after_write(self) -> None:
         if self.eager:
             try:
-                self.celery.tasks[ANCHOR].apply()
+                self.celery.tasks[self.task].apply()
             except Exception:  # the write is durable; the next write or the sweep anchors it
                 log.warning("in-process anchoring failed", exc_info=True)
             return
@@ -50,7 +53,7 @@ class AnchorRequests:
             self.after_write()
             return
         try:
-            self.celery.send_task(ANCHOR, retry=False)
+            self.celery.send_task(self.task, retry=False)
         except Exception:
             log.warning("broker unreachable; the sweep will anchor what was written", exc_info=True)
 
@@ -60,7 +63,7 @@ class AnchorRequests:
         with self._lock:
             if self._owner_pid != os.getpid():
                 threading.Thread(
-                    target=self._run, name="accord-anchor-requests", daemon=True
+                    target=self._run, name=f"accord-requests-{self.task}", daemon=True
                 ).start()
                 self._owner_pid = os.getpid()
 
@@ -70,7 +73,7 @@ class AnchorRequests:
             self._wanted.wait()
             self._wanted.clear()
             try:
-                self.celery.send_task(ANCHOR, retry=False)
+                self.celery.send_task(self.task, retry=False)
                 backoff = self.interval
             except Exception:
                 log.warning("broker unreachable; pending entries wait for the sweep", exc_info=True)

@@ -7,14 +7,15 @@ from typing import Any
 
 from flask import Flask, Response, current_app, request
 
-from gateway import fhir_api, ledger_api
-from gateway.anchoring import AnchorRequests
+from gateway import fhir_api, ingest_api, ledger_api
+from gateway.anchoring import TaskRequests
 from gateway.http import install_error_handlers
 from records.access import AccessPolicy, AllowAll
 from records.settings import Settings
 from records.storage import SQLStore, make_engine, upgrade_schema
 from workers.app import make_celery
 from workers.runtime import Runtime, runtime_from_settings
+from workers.tasks import ANCHOR, INGEST
 
 __all__ = ["Accord", "accord", "create_app"]
 
@@ -28,7 +29,8 @@ class Accord:
     settings: Settings
     store: SQLStore
     policy: AccessPolicy
-    anchoring: AnchorRequests
+    anchoring: TaskRequests
+    ingesting: TaskRequests
     runtime: Runtime
 
 
@@ -50,17 +52,22 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     celery = make_celery(settings.redis_url)
     runtime = runtime_from_settings(settings, store)
     celery.accord_runtime = runtime
-    anchoring = AnchorRequests(celery)
-    app.extensions["accord"] = Accord(settings, store, AllowAll(), anchoring, runtime)
+    anchoring = TaskRequests(celery, task=ANCHOR)
+    ingesting = TaskRequests(celery, task=INGEST)
+    app.extensions["accord"] = Accord(settings, store, AllowAll(), anchoring, ingesting, runtime)
     app.extensions["celery"] = celery
     app.register_blueprint(fhir_api.blueprint, url_prefix="/fhir")
     app.register_blueprint(ledger_api.blueprint, url_prefix="/ledger")
+    app.register_blueprint(ingest_api.blueprint, url_prefix="/ingest")
     install_error_handlers(app)
 
     @app.after_request
     def _anchor_writes(response: Response) -> Response:
         if request.method in WRITE_METHODS and response.status_code < 300:
-            anchoring.after_write()
+            if request.path.startswith("/ingest/"):
+                ingesting.after_write()  # converts, stores, then anchors
+            else:
+                anchoring.after_write()
         return response
 
     @app.get("/")

@@ -175,6 +175,50 @@ def verify(
 
 
 @main.group()
+def source() -> None:
+    """Feed sources: each authenticates as itself."""
+
+
+@source.command("add")
+@click.argument("name")
+def source_add(name: str) -> None:
+    """Register a feed source and print its bearer token (shown once, stored hashed)."""
+    import re
+    import secrets
+
+    from gateway.app import create_app
+    from records import ingest
+
+    if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}", name):
+        raise click.BadParameter("1-64 of letters, digits, . _ -", param_hint="NAME")
+    app = create_app()
+    token = secrets.token_urlsafe(32)
+    if not ingest.add_source(app.extensions["accord"].store, name, token):
+        raise click.ClickException(f"a source named {name!r} exists already")
+    click.echo(token)
+
+
+@main.command()
+@click.option(
+    "--source", "source_name", required=True, help="the registered source this port serves"
+)
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=2575, show_default=True, type=int)
+def mllp(source_name: str, host: str, port: int) -> None:
+    """Listen for HL7 v2 over MLLP; ACK only after each message is stored."""
+    from gateway.app import create_app
+    from gateway.mllp import MLLPServer
+
+    app = create_app()
+    server = MLLPServer((host, port), app.extensions["accord"], source_name)
+    click.echo(f"MLLP listener for {source_name!r} on {host}:{port}")
+    try:
+        server.serve_forever()
+    finally:
+        server.server_close()
+
+
+@main.group()
 def db() -> None:
     """Database schema management."""
 

@@ -12,14 +12,16 @@ from typing import Any
 
 from celery import Celery, Task
 
+from records.ingest import process_pending
 from records.sequencer import integrate_pending
 from records.settings import Settings
 from records.storage import DatabaseUnavailable
 from workers.runtime import Runtime, runtime_from_settings
 
-__all__ = ["ANCHOR", "register_tasks", "runtime"]
+__all__ = ["ANCHOR", "INGEST", "register_tasks", "runtime"]
 
 ANCHOR = "accord.anchor"
+INGEST = "accord.ingest"
 
 
 def runtime(app: Celery) -> Runtime:
@@ -47,6 +49,26 @@ def register_tasks(app: Celery) -> None:
         rt = runtime(self.app)
         return integrate_pending(rt.store, rt.signer, rt.origin).appended
 
+    @app.task(  # type: ignore[untyped-decorator]
+        name=INGEST,
+        shared=False,
+        bind=True,
+        acks_late=True,
+        autoretry_for=(DatabaseUnavailable,),
+        retry_backoff=True,
+        retry_backoff_max=30,
+        max_retries=None,
+        ignore_result=True,
+    )
+    def ingest(self: Task[Any, Any]) -> int:
+        rt = runtime(self.app)
+        handled = process_pending(rt.store)
+        if handled:
+            integrate_pending(rt.store, rt.signer, rt.origin)
+        return handled
+
+    sweep = Settings().anchor_sweep_seconds
     app.conf.beat_schedule = {
-        "anchor-sweep": {"task": ANCHOR, "schedule": Settings().anchor_sweep_seconds},
+        "anchor-sweep": {"task": ANCHOR, "schedule": sweep},
+        "ingest-sweep": {"task": INGEST, "schedule": sweep},
     }

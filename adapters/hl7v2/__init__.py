@@ -22,6 +22,7 @@ from .parser import (
     Segment,
     iter_messages,
     parse_batch,
+    parse_location,
     parse_message,
     read_header,
 )
@@ -51,6 +52,7 @@ __all__ = [
     "frame",
     "iter_messages",
     "parse_batch",
+    "parse_location",
     "parse_message",
     "read_header",
     "unescape",

@@ -960,3 +960,17 @@ def iter_messages(
     ``parse_batch``), so a consumer never acts on half a bad batch.
     """
     return iter(parse_batch(data, encoding).messages)
+
+
+def parse_location(path: str) -> Location:
+    """The :class:`Location` that a path like ``OBX[3]-5.1`` (as errors print it) names."""
+    name, occurrence, field, repetition, component, subcomponent = _parse_path(path)
+    has_component = "." in path.split("-", 1)[-1]
+    return Location(
+        name,
+        occurrence,
+        field,
+        repetition,
+        component if has_component else 0,
+        subcomponent if path.count(".") >= 2 else 0,
+    )

@@ -116,6 +116,34 @@ ledger_outbox = Table(
     Column("entry", LargeBinary, nullable=False),
 )
 
+# Feed sources: each authenticates with its own bearer token (stored hashed).
+ingest_source = Table(
+    "ingest_source",
+    metadata,
+    Column("name", String(64), primary_key=True),
+    Column("token_sha256", String(64), nullable=False, unique=True),
+    Column("created_at", String(26), nullable=False),
+)
+
+# Every raw feed message, committed before the feed gets its 2xx or ACK.
+inbox_message = Table(
+    "inbox_message",
+    metadata,
+    Column("id", Seq, primary_key=True, autoincrement=True),
+    Column("source", String(64), nullable=False),
+    Column("kind", String(16), nullable=False),  # hl7v2 | ncpdp | dispense-csv | wearables
+    Column("received_at", String(26), nullable=False),
+    Column("sha256", String(64), nullable=False),
+    Column("body", LargeBinary, nullable=False),
+    Column("params", Text(), nullable=False),  # JSON: what the body needs besides itself
+    Column("status", String(10), nullable=False),  # received | converted | failed
+    Column("error", Text(), nullable=True),
+    Column("attempts", Integer, nullable=False),
+    Column("summary", Text(), nullable=True),  # JSON: what the conversion stored
+    UniqueConstraint("source", "kind", "sha256", name="uq_inbox_message_content"),
+)
+Index("ix_inbox_message_status", inbox_message.c.status, inbox_message.c.id)
+
 INDEX_TABLES = {
     "token": idx_token,
     "string": idx_string,

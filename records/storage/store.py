@@ -116,7 +116,9 @@ class StoreTransaction:
         row = self.conn.execute(_CURRENT, {"t": resource_type, "i": resource_id}).first()
         return _row(row) if row else None
 
-    def version(self, resource_type: str, resource_id: str, version_id: int) -> StoredVersion | None:
+    def version(
+        self, resource_type: str, resource_id: str, version_id: int
+    ) -> StoredVersion | None:
         row = self.conn.execute(
             _VERSION, {"t": resource_type, "i": resource_id, "v": version_id}
         ).first()

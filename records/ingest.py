@@ -1,0 +1,345 @@
+"""Feeds in: keep the raw message first, convert it into FHIR after.
+
+A feed's answer (2xx, or an HL7 ACK) is given once its raw message is
+committed in the inbox, together with the verdict of a dry-run conversion
+(pure and fast), so bad input is refused then and there, naming the field,
+and still kept as ``failed`` for retry after a mapping fix. Conversion and
+storage happen in :func:`process_pending` (a Celery task, or in-process on
+the embedded default): the resources, their ledger entries, a Provenance
+(who sent it, the raw message's hash, every resource produced) and the
+inbox status commit in one transaction, so a crash mid-way leaves the
+message ``received`` and the next run redoes it; resource ids are
+deterministic, so redoing it changes nothing.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+import orjson
+
+from adapters.base import Conversion, ConversionError, stable_id
+from adapters.hl7v2 import (
+    AckCode,
+    AckError,
+    ErrorCode,
+    HL7ParseError,
+    Message,
+    build_ack,
+    build_nak,
+    iter_messages,
+    parse_location,
+    parse_message,
+)
+from adapters.hl7v2.to_fhir import convert as convert_hl7v2
+from adapters.pharmacy import convert_dispense_csv, convert_script
+from adapters.wearables import convert_batch
+from records.access import AllowAll, GuardedTransaction, Principal
+from records.errors import FHIRError
+from records.interactions import Context, store_resources
+from records.storage import SQLStore
+from records.storage import inbox_sql as sql
+
+__all__ = [
+    "KINDS",
+    "HL7Result",
+    "Receipt",
+    "add_source",
+    "convert",
+    "list_messages",
+    "process",
+    "process_pending",
+    "receive",
+    "receive_hl7v2",
+    "retry",
+    "source_for_token",
+    "source_uri",
+    "token_hash",
+]
+
+KINDS = ("hl7v2", "ncpdp", "dispense-csv", "wearables")
+
+
+def source_uri(source: str) -> str:
+    """meta.source of everything a feed writes, and the 'who' of its ledger entries."""
+    return f"urn:accord:source:{source}"
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat(timespec="microseconds")[:26]
+
+
+def token_hash(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def add_source(store: SQLStore, name: str, token: str) -> bool:
+    with store.write() as tx:
+        return sql.add_source(tx.conn, name, token_hash(token), _now())
+
+
+def source_for_token(store: SQLStore, token: str) -> str | None:
+    with store.read() as tx:
+        return sql.source_for_token(tx.conn, token_hash(token))
+
+
+def convert(kind: str, body: bytes, source: str, params: dict[str, Any]) -> Conversion:
+    """The pure conversion of one inbox message; ValueError (ConversionError, HL7ParseError) if impossible."""
+    if kind == "hl7v2":
+        return convert_hl7v2(parse_message(body), source=source)
+    if kind == "ncpdp":
+        return convert_script(body)
+    if kind == "dispense-csv":
+        return convert_dispense_csv(body)
+    if kind == "wearables":
+        try:
+            points = orjson.loads(body)
+        except orjson.JSONDecodeError as exc:
+            raise ConversionError(f"not JSON: {exc}") from None
+        return convert_batch(points, vendor=source, user_id=str(params["userId"]))
+    raise ConversionError(f"unknown feed kind {kind!r}")
+
+
+@dataclass(slots=True)
+class Receipt:
+    message_id: int
+    status: str  # received | failed | converted (a duplicate already processed)
+    duplicate: bool
+    error: str | None = None
+    conversion: Conversion | None = None
+
+
+def receive(
+    store: SQLStore,
+    source: str,
+    kind: str,
+    body: bytes,
+    params: dict[str, Any] | None = None,
+) -> Receipt:
+    """Dry-run the conversion, then commit the raw message with its verdict."""
+    params = params or {}
+    error, conversion = None, None
+    try:
+        conversion = convert(kind, body, source, params)
+        if not conversion.resources and conversion.rejected:
+            error = "every item was rejected"
+    except ValueError as exc:
+        error = str(exc)
+    status = "failed" if error else "received"
+    row = {
+        "source": source,
+        "kind": kind,
+        "received_at": _now(),
+        "sha256": hashlib.sha256(body).hexdigest(),
+        "body": body,
+        "params": orjson.dumps(params).decode(),
+        "status": status,
+        "error": error,
+        "attempts": 0,
+        "summary": None,
+    }
+    with store.write() as tx:
+        message_id, duplicate = sql.insert_message(tx.conn, row)
+        if duplicate:
+            existing = sql.load_message(tx.conn, message_id)
+            status, error = existing.status, existing.error
+    return Receipt(message_id, status, duplicate, error, conversion)
+
+
+# -- HL7 v2: batches, ACKs ------------------------------------------------------
+
+
+@dataclass(slots=True)
+class HL7Result:
+    control_id: str
+    ack: str  # ER7, CR-terminated segments
+    code: str  # AA | AE | AR
+    message_id: int | None = None
+    error: str | None = None
+    warnings: list[str] = field(default_factory=list)
+
+
+def _ack_error(exc: ValueError) -> AckError:
+    if isinstance(exc, HL7ParseError):
+        return AckError.from_parse_error(exc)
+    if isinstance(exc, ConversionError):
+        try:
+            location = parse_location(exc.location) if exc.location else None
+        except ValueError:
+            location = None
+        try:
+            code = ErrorCode(int(exc.code))
+        except ValueError:
+            code = ErrorCode.APPLICATION_INTERNAL_ERROR
+        text = exc.message + (f" ({exc.fhir_path})" if exc.fhir_path else "")
+        return AckError(code, text, location)
+    return AckError(ErrorCode.APPLICATION_INTERNAL_ERROR, str(exc))
+
+
+def receive_hl7v2(store: SQLStore, source: str, raw: bytes) -> list[HL7Result]:
+    """One message or a batch: every message kept, and answered AA, AE or AR.
+
+    AA: stored and will be converted. AE: stored as failed (a mapping or data
+    error, named in ERR) for retry after a fix. AR: not an HL7 message at all
+    (or a broken batch); the raw bytes are still kept as failed.
+    """
+    try:
+        messages: list[Message] = list(iter_messages(raw))
+    except HL7ParseError as exc:
+        receipt = receive(store, source, "hl7v2", raw)  # kept as failed, for the record
+        nak = build_nak(raw, exc)
+        return [HL7Result("", nak, "AR", receipt.message_id, str(exc))]
+    results = []
+    for message in messages:
+        body = message.er7.encode("utf-8")
+        receipt = receive(store, source, "hl7v2", body)
+        if receipt.status == "failed":
+            try:
+                convert("hl7v2", body, source, {})
+                error_obj: AckError = AckError(
+                    ErrorCode.APPLICATION_INTERNAL_ERROR, receipt.error or ""
+                )
+            except ValueError as exc:
+                error_obj = _ack_error(exc)
+            ack = build_ack(message, AckCode.ERROR, [error_obj])
+            results.append(
+                HL7Result(message.control_id, ack, "AE", receipt.message_id, receipt.error)
+            )
+        else:
+            warnings = receipt.conversion.warnings if receipt.conversion else []
+            ack = build_ack(message, AckCode.ACCEPT)
+            results.append(
+                HL7Result(message.control_id, ack, "AA", receipt.message_id, None, warnings)
+            )
+    return results
+
+
+# -- processing -------------------------------------------------------------------
+
+
+def _provenance(row: Any, written: list[Any]) -> dict[str, Any]:
+    targets = [
+        {
+            "reference": f"{w.version.resource_type}/{w.version.resource_id}/_history/{w.version.version_id}"
+        }
+        for w in written
+    ]
+    return {
+        "resourceType": "Provenance",
+        "id": stable_id("prov", row.source, row.kind, row.sha256),
+        "target": targets,
+        "recorded": row.received_at + "+00:00",
+        "activity": {
+            "coding": [
+                {
+                    "system": "http://terminology.hl7.org/CodeSystem/v3-DataOperation",
+                    "code": "UPDATE",
+                }
+            ]
+        },
+        "agent": [
+            {
+                "type": {
+                    "coding": [
+                        {
+                            "system": "http://terminology.hl7.org/CodeSystem/provenance-participant-type",
+                            "code": "assembler",
+                        }
+                    ]
+                },
+                "who": {
+                    "identifier": {"system": "urn:accord:source", "value": row.source},
+                    "display": row.source,
+                },
+            }
+        ],
+        "entity": [
+            {
+                "role": "source",
+                "what": {
+                    "identifier": {"system": "urn:accord:inbox:sha256", "value": row.sha256},
+                    "display": f"{row.kind} message {row.id}",
+                },
+            }
+        ],
+    }
+
+
+def process(store: SQLStore, message_id: int) -> str:
+    """Convert and store one inbox message; returns its status afterwards."""
+    try:
+        with store.write() as tx:
+            tx.lock(f"inbox/{message_id}")
+            row = sql.load_message(tx.conn, message_id)
+            if row is None or row.status != "received":
+                return str(row.status) if row is not None else "missing"
+            conversion = convert(row.kind, bytes(row.body), row.source, orjson.loads(row.params))
+            principal = Principal(row.source, kind="system")
+            g = GuardedTransaction(tx, principal, AllowAll())
+            ctx = Context("urn:accord", source_uri(row.source), "minimal")
+            written = store_resources(g, ctx, conversion.resources) if conversion.resources else []
+            if written:
+                store_resources(g, ctx, [_provenance(row, written)])
+            summary = {
+                "resources": len(written),
+                "created": sum(1 for w in written if w.status == 201),
+                "rejected": [
+                    {"index": r.index, "reason": r.reason, "location": r.location}
+                    for r in conversion.rejected
+                ],
+                "warnings": conversion.warnings,
+            }
+            sql.mark_message(tx.conn, message_id, "converted", None, orjson.dumps(summary).decode())
+            return "converted"
+    except (ValueError, FHIRError) as exc:
+        with store.write() as tx:
+            sql.mark_message(tx.conn, message_id, "failed", str(exc))
+        return "failed"
+
+
+def process_pending(store: SQLStore, limit: int = 500) -> int:
+    """Process every message waiting in the inbox; idempotent. Returns how many were handled."""
+    handled = 0
+    while True:
+        with store.read() as tx:
+            ids = sql.pending_ids(tx.conn, limit)
+        for message_id in ids:
+            process(store, message_id)
+        handled += len(ids)
+        if len(ids) < limit:
+            return handled
+
+
+def retry(store: SQLStore, source: str, message_id: int) -> str:
+    """Put a failed message back in the queue (after a mapping fix)."""
+    with store.write() as tx:
+        row = sql.load_message(tx.conn, message_id)
+        if row is None or row.source != source:
+            return "missing"
+        if row.status != "failed":
+            return str(row.status)
+        sql.mark_message(tx.conn, message_id, "received", None, None)
+    return "received"
+
+
+def list_messages(
+    store: SQLStore, source: str, status: str | None, count: int, offset: int
+) -> tuple[int, list[dict[str, Any]]]:
+    with store.read() as tx:
+        total, rows = sql.list_messages(tx.conn, source, status, count, offset)
+    return total, [
+        {
+            "id": r.id,
+            "kind": r.kind,
+            "receivedAt": r.received_at + "+00:00",
+            "sha256": r.sha256,
+            "status": r.status,
+            "error": r.error,
+            "attempts": r.attempts,
+            "summary": orjson.loads(r.summary) if r.summary else None,
+        }
+        for r in rows
+    ]

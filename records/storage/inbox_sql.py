@@ -1,0 +1,103 @@
+"""SQL for feed sources and the ingest inbox."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import Connection, func, select, update
+from sqlalchemy.exc import IntegrityError
+
+from records.storage.schema import inbox_message, ingest_source
+
+__all__ = [
+    "add_source",
+    "insert_message",
+    "list_messages",
+    "load_message",
+    "mark_message",
+    "pending_ids",
+    "source_for_token",
+]
+
+m = inbox_message
+_LISTED = (
+    m.c.id,
+    m.c.source,
+    m.c.kind,
+    m.c.received_at,
+    m.c.sha256,
+    m.c.status,
+    m.c.error,
+    m.c.attempts,
+    m.c.summary,
+)
+
+
+def add_source(conn: Connection, name: str, token_sha256: str, now: str) -> bool:
+    """Register a source; False if the name is taken."""
+    try:
+        with conn.begin_nested():
+            conn.execute(
+                ingest_source.insert().values(name=name, token_sha256=token_sha256, created_at=now)
+            )
+    except IntegrityError:
+        return False
+    return True
+
+
+def source_for_token(conn: Connection, token_sha256: str) -> str | None:
+    name = conn.execute(
+        select(ingest_source.c.name).where(ingest_source.c.token_sha256 == token_sha256)
+    ).scalar()
+    return str(name) if name is not None else None
+
+
+def insert_message(conn: Connection, row: dict[str, Any]) -> tuple[int, bool]:
+    """Store a raw message; (id, duplicate). The same bytes from the same source are stored once."""
+    existing = conn.execute(
+        select(m.c.id).where(
+            m.c.source == row["source"], m.c.kind == row["kind"], m.c.sha256 == row["sha256"]
+        )
+    ).scalar()
+    if existing is not None:
+        return int(existing), True
+    new_id = conn.execute(m.insert().values(**row).returning(m.c.id)).scalar_one()
+    return int(new_id), False
+
+
+def load_message(conn: Connection, message_id: int) -> Any:
+    return conn.execute(select(m).where(m.c.id == message_id)).first()
+
+
+def mark_message(
+    conn: Connection,
+    message_id: int,
+    status: str,
+    error: str | None = None,
+    summary: str | None = None,
+) -> None:
+    conn.execute(
+        update(m)
+        .where(m.c.id == message_id)
+        .values(status=status, error=error, summary=summary, attempts=m.c.attempts + 1)
+    )
+
+
+def pending_ids(conn: Connection, limit: int) -> list[int]:
+    rows = conn.execute(
+        select(m.c.id).where(m.c.status == "received").order_by(m.c.id).limit(limit)
+    )
+    return [int(r[0]) for r in rows]
+
+
+def list_messages(
+    conn: Connection, source: str, status: str | None, count: int, offset: int
+) -> tuple[int, list[Any]]:
+    where = [m.c.source == source]
+    if status:
+        where.append(m.c.status == status)
+    total = conn.execute(select(func.count()).select_from(m).where(*where)).scalar_one()
+    rows = conn.execute(
+        select(*_LISTED).where(*where).order_by(m.c.id.desc()).limit(count).offset(offset)
+    ).all()
+    return int(total), list(rows)

@@ -1,0 +1,269 @@
+"""Feeds end to end: HL7 v2 over HTTP and MLLP, pharmacy, wearables, dead letters."""
+
+from __future__ import annotations
+
+import socket
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import orjson
+import pytest
+from sqlalchemy import text
+
+from adapters.hl7v2 import MLLPDecoder, frame, iter_messages
+from adapters.hl7v2.to_fhir import SUPPORTED
+from records import ingest
+
+DATA = Path(__file__).resolve().parents[1] / "data"
+HL7 = {"Content-Type": "x-application/hl7-v2+er7"}
+TOKEN = "st-mary-secret-token"
+
+
+def supported_fixtures() -> list[Path]:
+    out = []
+    for path in sorted((DATA / "hl7v2").glob("*.hl7")):
+        try:
+            messages = list(iter_messages(path.read_bytes()))
+        except ValueError:
+            continue
+        if messages and all(f"{m.message_type}^{m.trigger_event}" in SUPPORTED for m in messages):
+            out.append(path)
+    return out
+
+
+@pytest.fixture
+def feed(app: Any, client: Any) -> Any:
+    assert ingest.add_source(app.extensions["accord"].store, "st-mary", TOKEN)
+    return client
+
+
+def auth(**headers: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {TOKEN}", **headers}
+
+
+def count(app: Any, table: str, where: str = "1=1") -> int:
+    with app.extensions["accord"].store.engine.connect() as conn:
+        return int(conn.execute(text(f"select count(*) from {table} where {where}")).scalar_one())
+
+
+def test_feeds_must_authenticate(feed: Any) -> None:
+    r = feed.post("/ingest/hl7v2", data=b"MSH|^~\\&|", headers=HL7)
+    assert r.status_code == 401
+    assert "Bearer" in r.headers["WWW-Authenticate"]
+    r = feed.post(
+        "/ingest/hl7v2", data=b"MSH|^~\\&|", headers={**HL7, "Authorization": "Bearer nope"}
+    )
+    assert r.status_code == 401
+
+
+def test_every_supported_fixture_is_acked_stored_and_traced(app: Any, feed: Any) -> None:
+    fixtures = supported_fixtures()
+    assert len(fixtures) >= 10
+    for path in fixtures:
+        r = feed.post(
+            "/ingest/hl7v2", data=path.read_bytes(), headers=auth(**HL7, Accept="application/json")
+        )
+        assert r.status_code == 200, path.name
+        summary = r.get_json()
+        assert [m["ack"] for m in summary["messages"]] == ["AA"] * len(summary["messages"]), (
+            path.name,
+            summary,
+        )
+        assert "MSA|AA|" in summary["ack"]
+    assert count(app, "inbox_message", "status = 'converted'") == count(app, "inbox_message")
+    assert count(app, "inbox_message", "status = 'failed'") == 0
+    # a Provenance per message: the source, the raw message's hash, every resource produced
+    prov = feed.get("/fhir/Provenance?_count=1000").get_json()
+    assert prov["total"] == count(app, "inbox_message")
+    one = prov["entry"][0]["resource"]
+    assert one["agent"][0]["who"]["identifier"]["value"] == "st-mary"
+    assert len(one["entity"][0]["what"]["identifier"]["value"]) == 64
+    assert one["meta"]["source"] == "urn:accord:source:st-mary"
+    for target in one["target"]:
+        assert feed.get("/fhir/" + target["reference"]).status_code == 200
+    patients = feed.get("/fhir/Patient?_count=1000").get_json()
+    assert patients["total"] > 0
+    assert all(
+        e["resource"]["meta"]["source"] == "urn:accord:source:st-mary" for e in patients["entry"]
+    )
+
+
+def test_replaying_every_fixture_creates_nothing_new(app: Any, feed: Any) -> None:
+    fixtures = supported_fixtures()
+    for path in fixtures:
+        feed.post("/ingest/hl7v2", data=path.read_bytes(), headers=auth(**HL7))
+    versions = count(app, "resource_version")
+    messages = count(app, "inbox_message")
+    for path in fixtures:
+        r = feed.post("/ingest/hl7v2", data=path.read_bytes(), headers=auth(**HL7))
+        assert "MSA|AA|" in r.get_data(as_text=True)
+    assert count(app, "resource_version") == versions
+    assert count(app, "inbox_message") == messages
+
+
+def test_corrected_message_updates_instead_of_duplicating(app: Any, feed: Any) -> None:
+    a01 = (DATA / "hl7v2" / "handwritten_adt_a01_v251.hl7").read_bytes()
+    a08 = (DATA / "hl7v2" / "handwritten_adt_a08_v251.hl7").read_bytes()
+    feed.post("/ingest/hl7v2", data=a01, headers=auth(**HL7))
+    patients = feed.get("/fhir/Patient").get_json()["total"]
+    r = feed.post("/ingest/hl7v2", data=a08, headers=auth(**HL7))
+    assert "MSA|AA|" in r.get_data(as_text=True)
+    assert feed.get("/fhir/Patient").get_json()["total"] == patients
+    assert count(app, "resource_version", "resource_type = 'Patient' and version_id = 2") >= 1
+
+
+def test_bad_hl7_is_refused_naming_the_field_and_kept_as_a_dead_letter(app: Any, feed: Any) -> None:
+    oru = (DATA / "hl7v2" / "handwritten_oru_r01_v251.hl7").read_bytes().decode()
+    lines = oru.split("\r")
+    for i, line in enumerate(lines):
+        if line.startswith("OBX|") and "|NM|" in line:
+            fields = line.split("|")
+            fields[5] = "not-a-number"
+            lines[i] = "|".join(fields)
+            bad_obx = sum(1 for earlier in lines[: i + 1] if earlier.startswith("OBX|"))
+            break
+    bad = "\r".join(lines).encode()
+    r = feed.post("/ingest/hl7v2", data=bad, headers=auth(**HL7))
+    ack = r.get_data(as_text=True)
+    assert "MSA|AE|" in ack
+    err = next(seg for seg in ack.split("\r") if seg.startswith("ERR|"))
+    assert f"OBX^{bad_obx}^5" in err
+    garbage = feed.post("/ingest/hl7v2", data=b"this is not HL7", headers=auth(**HL7)).get_data(
+        as_text=True
+    )
+    assert "MSA|AR|" in garbage
+    failed = feed.get("/ingest/messages?status=failed", headers=auth()).get_json()
+    assert failed["total"] == 2
+    assert any("OBX[" in (m["error"] or "") for m in failed["messages"])
+    assert count(app, "resource_version", "resource_type = 'Observation'") == 0
+    # retry after a mapping fix: back to received, converted or failed again, attempts counted
+    message_id = failed["messages"][0]["id"]
+    assert feed.post(f"/ingest/messages/{message_id}/retry", headers=auth()).status_code == 202
+    again = feed.get("/ingest/messages?status=failed", headers=auth()).get_json()
+    assert next(m for m in again["messages"] if m["id"] == message_id)["attempts"] == 2
+    assert feed.post("/ingest/messages/99999/retry", headers=auth()).status_code == 404
+
+
+def test_wearables_keep_the_good_readings_and_say_which_were_refused(app: Any, feed: Any) -> None:
+    points = orjson.loads((DATA / "wearables" / "batch.json").read_bytes())
+    body = orjson.dumps({"userId": "u-7f3", "dataPoints": points})
+    r = feed.post("/ingest/wearables", data=body, content_type="application/json", headers=auth())
+    assert r.status_code == 202, r.get_json()
+    summary = r.get_json()
+    assert {x["index"] for x in summary["rejected"]} == set(range(13, 28))
+    assert any("time zone" in x["reason"] for x in summary["rejected"])
+    observations = feed.get("/fhir/Observation?_summary=count").get_json()["total"]
+    assert observations >= 13
+    again = feed.post(
+        "/ingest/wearables", data=body, content_type="application/json", headers=auth()
+    )
+    assert again.get_json()["duplicate"] is True
+    assert feed.get("/fhir/Observation?_summary=count").get_json()["total"] == observations
+    hr = feed.get("/fhir/Observation?code=http://loinc.org|8867-4").get_json()
+    assert hr["total"] >= 1
+
+
+def test_wearable_batches_are_capped(feed: Any) -> None:
+    body = orjson.dumps({"userId": "u", "dataPoints": [{}] * 10_001})
+    assert (
+        feed.post(
+            "/ingest/wearables", data=body, content_type="application/json", headers=auth()
+        ).status_code
+        == 413
+    )
+
+
+def test_pharmacy_script_and_csv(feed: Any) -> None:
+    newrx = (DATA / "pharmacy" / "newrx_lisinopril.xml").read_bytes()
+    r = feed.post("/ingest/pharmacy", data=newrx, content_type="application/xml", headers=auth())
+    assert r.status_code == 202, r.get_json()
+    assert (
+        feed.get(
+            "/fhir/MedicationRequest?code=http://www.nlm.nih.gov/research/umls/rxnorm|314076"
+        ).get_json()["total"]
+        == 1
+    )
+    csv = (DATA / "pharmacy" / "dispenses.csv").read_bytes()
+    r = feed.post("/ingest/pharmacy", data=csv, content_type="text/csv", headers=auth())
+    assert r.status_code == 202
+    assert feed.get("/fhir/MedicationDispense?_summary=count").get_json()["total"] >= 1
+    r = feed.post(
+        "/ingest/pharmacy",
+        data=b"<Message><Broken>",
+        content_type="application/xml",
+        headers=auth(),
+    )
+    assert r.status_code == 422 and r.get_json()["error"]
+    assert (
+        feed.post(
+            "/ingest/pharmacy", data=b"x", content_type="application/pdf", headers=auth()
+        ).status_code
+        == 415
+    )
+
+
+def test_ingested_resources_are_anchored(app: Any, feed: Any) -> None:
+    for path in supported_fixtures()[:5]:
+        feed.post("/ingest/hl7v2", data=path.read_bytes(), headers=auth(**HL7))
+    versions = count(app, "resource_version")
+    assert versions > 5
+    assert count(app, "ledger_leaf") == versions
+    assert count(app, "ledger_outbox") == 0
+
+
+# -- MLLP ----------------------------------------------------------------------------
+
+
+def _message(n: int) -> bytes:
+    oru = (DATA / "hl7v2" / "handwritten_oru_r01_v251.hl7").read_bytes().decode()
+    segments = oru.split("\r")
+    msh = segments[0].split("|")
+    msh[9] = f"MLLP-{n:05d}"
+    segments[0] = "|".join(msh)
+    # each message its own order, so each stores its own resources
+    return "\r".join(s.replace("LAB7781002", f"LAB{n:07d}") for s in segments).encode()
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+def test_mllp_acks_a_thousand_messages_over_four_connections(app: Any) -> None:
+    from gateway.mllp import MLLPServer
+
+    ext = app.extensions["accord"]
+    assert ingest.add_source(ext.store, "st-mary", TOKEN)
+    server = MLLPServer(("127.0.0.1", 0), ext, "st-mary")
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    port = server.server_address[1]
+
+    def send(conn_no: int) -> list[str]:
+        acks: list[str] = []
+        decoder = MLLPDecoder()
+        with socket.create_connection(("127.0.0.1", port)) as sock:
+            for n in range(conn_no * 250, conn_no * 250 + 250):
+                sock.sendall(frame(_message(n)))
+                while True:
+                    got = list(decoder.feed(sock.recv(65536)))
+                    if got:
+                        acks += [bytes(a).decode() for a in got]
+                        break
+        return acks
+
+    try:
+        with ThreadPoolExecutor(max_workers=4) as pool:
+            acks = [a for batch in pool.map(send, range(4)) for a in batch]
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert len(acks) == 1000
+    assert all("MSA|AA|MLLP-" in a for a in acks)
+    controls = {a.split("MSA|AA|")[1].split("|")[0].split("\r")[0] for a in acks}
+    assert len(controls) == 1000
+    assert count(app, "inbox_message") == 1000
+    assert count(app, "inbox_message", "status = 'converted'") == 1000
+    # one report per message for the order that varies, plus the message's two other
+    # orders, identical in every message: stored once, never versioned again
+    assert count(app, "resource_version", "resource_type = 'DiagnosticReport'") == 1002
+    assert (
+        count(app, "resource_version", "resource_type = 'DiagnosticReport' and version_id > 1") == 0
+    )
