@@ -253,3 +253,51 @@ def test_writes_succeed_while_redis_is_down_and_the_sweep_anchors_them(
     assert (versions, pending) == (150, 100)
     redis_server.start()  # same port: worker and beat reconnect
     stack.wait_anchored(150, timeout=90)
+
+
+def test_feeds_are_acked_while_redis_is_down_and_converted_when_it_returns(
+    stack: Stack, redis_server: RedisServer, tmp_path: Path
+) -> None:
+    from adapters.hl7v2 import MLLPDecoder, frame
+    from gateway.mllp import MLLPServer
+    from records import ingest
+
+    ext = stack.app.extensions["accord"]
+    assert ingest.add_source(ext.store, "st-mary", "tok")
+    data = Path(__file__).resolve().parents[1] / "data" / "hl7v2"
+    stack.worker()
+    stack.beat(tmp_path / "beat-schedule")
+    redis_server.stop()
+    # HTTP
+    r = requests.post(
+        stack.url.replace("/fhir", "/ingest/hl7v2"),
+        data=(data / "handwritten_adt_a01_v251.hl7").read_bytes(),
+        headers={"Content-Type": "x-application/hl7-v2+er7", "Authorization": "Bearer tok"},
+        timeout=30,
+    )
+    assert "MSA|AA|" in r.text
+    # MLLP
+    server = MLLPServer(("127.0.0.1", 0), ext, "st-mary")
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    with socket.create_connection(server.server_address, timeout=30) as sock:
+        sock.sendall(frame((data / "handwritten_oru_r01_v251.hl7").read_bytes()))
+        decoder = MLLPDecoder()
+        acks: list[bytes] = []
+        while not acks:
+            acks = list(decoder.feed(sock.recv(65536)))
+    server.shutdown()
+    server.server_close()
+    assert b"MSA|AA|" in bytes(acks[0])
+
+    def statuses() -> list[str]:
+        with ext.store.engine.connect() as conn:
+            return [row[0] for row in conn.execute(text("select status from inbox_message"))]
+
+    assert statuses() == ["received", "received"]  # stored, waiting for a worker
+    redis_server.start()
+    deadline = time.monotonic() + 90
+    while statuses() != ["converted", "converted"] and time.monotonic() < deadline:
+        time.sleep(0.3)
+    assert statuses() == ["converted", "converted"]
+    versions, _, _ = stack.counts()
+    stack.wait_anchored(versions)
