@@ -252,6 +252,13 @@ def _history_entry(ctx: Context, v: StoredVersion) -> dict[str, Any]:
 # -- write side --------------------------------------------------------------
 
 
+class _Unread:
+    """Marker: the current version has not been read yet (read it, under a lock)."""
+
+
+UNREAD = _Unread()
+
+
 @dataclass(slots=True)
 class Written:
     """What one write did: the version it made (or found), and the HTTP status."""
@@ -366,6 +373,7 @@ class _Writer:
         resource_id: str,
         resource: Any,
         if_match: str | None = None,
+        current: StoredVersion | _Unread | None = UNREAD,
     ) -> Written:
         check_resource_type(resource_type)
         if not self.validated:
@@ -382,8 +390,9 @@ class _Writer:
             )
         self.g.check_write(resource_type, resource)
         self._claim(resource_type, resource_id)
-        self.g.tx.lock(f"{resource_type}/{resource_id}")
-        current = self.g.tx.current(resource_type, resource_id)
+        if isinstance(current, _Unread):
+            self.g.tx.lock(f"{resource_type}/{resource_id}")
+            current = self.g.tx.current(resource_type, resource_id)
         if if_match is not None:
             wanted = _parse_etag(if_match)
             have = current.version_id if current and not current.deleted else None
@@ -403,6 +412,16 @@ class _Writer:
                 200, self._version(resource_type, resource_id, resource, current, "update")
             )
         return Written(201, self._version(resource_type, resource_id, resource, current, "create"))
+
+    def update_many(self, resources: list[dict[str, Any]]) -> list[Written]:
+        """Updates of many resources: one lock statement and a few reads for all of them."""
+        keys = [(r["resourceType"], r["id"]) for r in resources]
+        self.g.tx.lock_many([f"{t}/{i}" for t, i in keys])
+        currents = self.g.tx.current_many(keys)
+        return [
+            self.update(t, i, r, current=currents.get((t, i)))
+            for (t, i), r in zip(keys, resources, strict=True)
+        ]
 
     def conditional_update(
         self, resource_type: str, condition: str, resource: Any, if_match: str | None = None
@@ -777,6 +796,6 @@ def store_resources(
     again here: validation once, not on every message.
     """
     w = _Writer(g, ctx, validated=True)
-    written = [w.update(r["resourceType"], r["id"], r) for r in resources]
+    written = w.update_many(resources)
     w.flush()
     return written

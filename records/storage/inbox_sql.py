@@ -14,6 +14,7 @@ __all__ = [
     "insert_message",
     "list_messages",
     "load_message",
+    "load_messages",
     "mark_message",
     "pending_ids",
     "source_for_token",
@@ -67,6 +68,10 @@ def insert_message(conn: Connection, row: dict[str, Any]) -> tuple[int, bool]:
 
 def load_message(conn: Connection, message_id: int) -> Any:
     return conn.execute(select(m).where(m.c.id == message_id)).first()
+
+
+def load_messages(conn: Connection, ids: list[int]) -> list[Any]:
+    return list(conn.execute(select(m).where(m.c.id.in_(ids)).order_by(m.c.id)))
 
 
 def mark_message(
