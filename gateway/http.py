@@ -15,6 +15,7 @@ from records.errors import (
     PayloadTooLarge,
     UnsupportedMediaType,
 )
+from records.storage import DatabaseUnavailable
 from records.validation import parse_json
 
 __all__ = ["FHIR_JSON", "fhir_response", "install_error_handlers", "json_body"]
@@ -81,6 +82,17 @@ def install_error_handlers(app: Flask) -> None:
                 if key.lower() == "allow":
                     response.headers["Allow"] = value
         return response
+
+    @app.errorhandler(DatabaseUnavailable)
+    def _database_down(exc: DatabaseUnavailable) -> Response:
+        import orjson
+
+        app.logger.warning("database unavailable on %s %s: %s", request.method, request.path, exc)
+        outcome = {
+            "resourceType": "OperationOutcome",
+            "issue": [{"severity": "error", "code": "transient", "diagnostics": "The database is unavailable; nothing was stored. Retry."}],
+        }
+        return fhir_response(503, orjson.dumps(outcome), {"Retry-After": "1"})
 
     @app.errorhandler(Exception)
     def _unexpected(exc: Exception) -> Response:

@@ -8,10 +8,10 @@ enforcement plugs in here, in one place.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 from records.errors import Forbidden
 from records.storage import SQLStore, StoredVersion, StoreTransaction
@@ -36,6 +36,7 @@ class Principal:
 
 
 ANONYMOUS = Principal("anonymous")
+T = TypeVar("T")
 
 
 class AccessPolicy(Protocol):
@@ -94,6 +95,12 @@ class Repository:
     def read(self) -> Iterator[GuardedTransaction]:
         with self.store.read() as tx:
             yield GuardedTransaction(tx, self.principal, self.policy)
+
+    def read_once(self, work: Callable[[GuardedTransaction], T]) -> T:
+        """One single-statement read, retried once on a dropped connection."""
+        return self.store.read_once(
+            lambda tx: work(GuardedTransaction(tx, self.principal, self.policy))
+        )
 
     @contextmanager
     def write(self) -> Iterator[GuardedTransaction]:

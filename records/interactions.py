@@ -113,8 +113,7 @@ def _outcome_body(severity: str, code: str, text: str) -> bytes:
 
 def read(repo: Repository, ctx: Context, resource_type: str, resource_id: str) -> Outcome:
     check_resource_type(resource_type)
-    with repo.read() as g:
-        v = g.visible(g.tx.current(resource_type, resource_id))
+    v = repo.read_once(lambda g: g.visible(g.tx.current(resource_type, resource_id)))
     if v is None:
         raise NotFound(f"{resource_type}/{resource_id} is not known")
     if v.deleted:
@@ -128,8 +127,9 @@ def vread(
     check_resource_type(resource_type)
     if not version_id.isdigit():
         raise NotFound(f"{resource_type}/{resource_id} has no version {version_id!r}")
-    with repo.read() as g:
-        v = g.visible(g.tx.version(resource_type, resource_id, int(version_id)))
+    v = repo.read_once(
+        lambda g: g.visible(g.tx.version(resource_type, resource_id, int(version_id)))
+    )
     if v is None:
         raise NotFound(f"{resource_type}/{resource_id} has no version {version_id}")
     if v.deleted:

@@ -32,7 +32,9 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
         return engine
     if parsed.get_backend_name() == "postgresql" and parsed.drivername == "postgresql":
         url = str(parsed.set(drivername="postgresql+psycopg").render_as_string(hide_password=False))
-    kwargs.setdefault("pool_pre_ping", True)
+    # No ping per checkout (a round trip on every request); a connection the
+    # server dropped fails once, is discarded, and reads retry (SQLStore.read_once).
+    kwargs.setdefault("pool_recycle", 1800)
     return create_engine(url, **kwargs)
 
 

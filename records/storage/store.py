@@ -9,13 +9,13 @@ transaction-scoped advisory locks.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import Connection, Engine, and_, bindparam, func, select, text, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import DBAPIError, IntegrityError
 
 from ledger.log import MerkleLog
 from ledger.storage import SQLLedgerStore
@@ -26,6 +26,7 @@ from records.storage.search_sql import HistoryQuery, compile_history, compile_se
 __all__ = ["DuplicateVersion", "NewVersion", "SQLStore", "StoreTransaction", "StoredVersion"]
 
 rv = resource_version
+T = TypeVar("T")
 
 
 @dataclass(frozen=True, slots=True)
@@ -325,6 +326,23 @@ class SQLStore:
     def read(self) -> Iterator[StoreTransaction]:
         with self.engine.connect() as conn, conn.begin():
             yield StoreTransaction(conn)
+
+    def read_once(self, work: Callable[[StoreTransaction], T]) -> T:
+        """One read outside an explicit transaction (a single statement needs none).
+
+        Retried once on a dropped connection, which a restarted database
+        leaves in the pool: reads are idempotent.
+        """
+        for attempt in (1, 2):
+            try:
+                with self.engine.connect() as conn:
+                    if conn.dialect.name == "postgresql":
+                        conn = conn.execution_options(isolation_level="AUTOCOMMIT")
+                    return work(StoreTransaction(conn))
+            except DBAPIError as exc:
+                if attempt == 2 or not exc.connection_invalidated:
+                    raise
+        raise AssertionError("unreachable")
 
     @contextmanager
     def write(self) -> Iterator[StoreTransaction]:

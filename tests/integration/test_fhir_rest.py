@@ -352,3 +352,34 @@ def test_nul_characters_are_refused_not_stored(client: Any) -> None:
     assert r.status_code == 400
     assert "U+0000" in issues(r)[0]["diagnostics"]
     assert client.get("/fhir/Patient", query_string={"family": "a\x00"}).status_code == 400
+
+
+def _terminate_connections(database_url: str) -> None:
+    """What a database restart does to the gateway's pooled connections."""
+    import psycopg
+
+    name = database_url.rsplit("/", 1)[1]
+    admin = database_url.rsplit("/", 1)[0].replace("+psycopg", "") + "/test"
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute(
+            "select pg_terminate_backend(pid) from pg_stat_activity"
+            " where datname = %s and pid <> pg_backend_pid()",
+            (name,),
+        )
+
+
+@pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
+def test_a_restarted_database_costs_reads_nothing_and_writes_a_503(
+    database_url: str, client: Any
+) -> None:
+    put(client, "/fhir/Patient/p1", patient(id="p1"))
+    assert client.get("/fhir/Patient/p1").status_code == 200
+    _terminate_connections(database_url)
+    assert client.get("/fhir/Patient/p1").status_code == 200  # retried on a fresh connection
+    _terminate_connections(database_url)
+    r = put(client, "/fhir/Patient/p2", patient(id="p2"))
+    assert r.status_code in (201, 503)
+    if r.status_code == 503:
+        assert issues(r)[0]["code"] == "transient"
+        assert r.headers["Retry-After"] == "1"
+    assert put(client, "/fhir/Patient/p2", patient(id="p2")).status_code in (200, 201)
