@@ -23,7 +23,7 @@ ENV PATH=/opt/accord/bin:$PATH \
     WEB_CONCURRENCY=2
 WORKDIR /var/lib/accord
 USER accord
-EXPOSE 8080
+EXPOSE 8080 2575
 HEALTHCHECK --interval=30s --timeout=3s --start-period=10s \
   CMD python -c "import urllib.request,sys; urllib.request.urlopen('http://127.0.0.1:8080/fhir/metadata', timeout=2)" || exit 1
 # The app factory is called once per worker; migrations run in the separate `migrate` service.

@@ -37,18 +37,30 @@ def serve(host: str, port: int, workers: int) -> None:
 
 @main.command()
 @click.option("--concurrency", default=2, show_default=True, type=int)
-def worker(concurrency: int) -> None:
-    """Run a Celery worker on the broker at REDIS_URL."""
+@click.option("--pool", default="prefork", show_default=True, type=click.Choice(["prefork", "solo", "threads"]))
+@click.option("--beat", is_flag=True, help="also run the beat schedule (the anchoring and ingest sweeps)")
+def worker(concurrency: int, pool: str, beat: bool) -> None:
+    """Run a Celery worker on the broker at REDIS_URL (conversion, anchoring, sweeps)."""
     from records.settings import Settings
     from workers.app import make_celery
 
     settings = Settings()
     if not settings.redis_url:
-        raise click.UsageError(
-            "REDIS_URL is not set: without a broker, tasks run inside the gateway"
-        )
+        raise click.UsageError("REDIS_URL is not set: without a broker, tasks run inside the gateway")
     app = make_celery(settings.redis_url)
-    app.worker_main(["worker", "--loglevel=INFO", f"--concurrency={concurrency}"])
+    argv = ["worker", "--loglevel=INFO", f"--concurrency={concurrency}", f"--pool={pool}"]
+    app.worker_main([*argv, "--beat"] if beat else argv)
+
+
+@main.command("ledger-key")
+def ledger_key() -> None:
+    """Print a new checkpoint signing key (for ACCORD_LEDGER_KEY); keep it secret and keep it."""
+    from ledger.checkpoint import generate_signer
+    from records.settings import Settings
+
+    signer = generate_signer(Settings().ledger_origin)
+    click.echo(signer.private_key())
+    click.echo(f"verifier key: {signer.verifier_key()}", err=True)
 
 
 @main.command()

@@ -119,8 +119,15 @@ class Stack:
         return proc
 
     def worker(self) -> subprocess.Popen[bytes]:
-        # solo pool: the process we kill is the one running the task
-        return self.start("worker", "--pool=solo", "--without-gossip", "--without-mingle")
+        # `accord worker`, as deployed; solo pool: the process we kill is the one running the task
+        proc = subprocess.Popen(
+            [str(BIN / "accord"), "worker", "--pool=solo"],
+            env=self.env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        self.procs.append(proc)
+        return proc
 
     def beat(self, schedule: Path) -> subprocess.Popen[bytes]:
         return self.start("beat", f"--schedule={schedule}")

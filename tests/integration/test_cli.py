@@ -170,3 +170,21 @@ def test_loaded_resources_are_anchored(app_config: dict[str, Any], tmp_path: Pat
     result = CliRunner().invoke(main, ["verify", "--strict"], env=env)
     assert result.exit_code == 0, result.output
     assert "2 versions, 2 leaves" in result.output
+
+
+def test_ledger_key_prints_a_usable_signing_key() -> None:
+    from ledger import load_signer
+
+    result = CliRunner().invoke(main, ["ledger-key"], env={"ACCORD_LEDGER_ORIGIN": "example.org/log"})
+    assert result.exit_code == 0
+    signer = load_signer(result.stdout.strip().splitlines()[0])
+    assert signer.name == "example.org/log"
+
+
+def test_source_add_issues_a_token_once(app_config: dict[str, Any]) -> None:
+    env = {"DATABASE_URL": app_config["database_url"], "REDIS_URL": "", "ACCORD_LEDGER_KEY_FILE": app_config["ledger_key_file"]}
+    first = CliRunner().invoke(main, ["source", "add", "st-mary"], env=env)
+    assert first.exit_code == 0 and len(first.stdout.strip()) >= 40
+    again = CliRunner().invoke(main, ["source", "add", "st-mary"], env=env)
+    assert again.exit_code != 0 and "exists" in again.output
+    assert CliRunner().invoke(main, ["source", "add", "bad name!"], env=env).exit_code != 0
