@@ -45,6 +45,26 @@ def r4_schema() -> dict[str, Any]:
     return schema
 
 
+@pytest.fixture(scope="session")
+def fhir_valid(r4_schema: dict[str, Any]) -> Any:
+    """A check that a resource is valid FHIR: fhir.resources R4B and the official R4 schema."""
+    import jsonschema
+    from fhir.resources.R4B import get_fhir_model_class
+
+    validators: dict[str, jsonschema.Draft6Validator] = {}
+
+    def check(resource: dict[str, Any]) -> None:
+        kind = resource["resourceType"]
+        get_fhir_model_class(kind).model_validate(resource)
+        if kind not in validators:
+            schema = {"definitions": r4_schema["definitions"], "$ref": f"#/definitions/{kind}"}
+            validators[kind] = jsonschema.Draft6Validator(schema)
+        errors = [e.message for e in validators[kind].iter_errors(resource)]
+        assert not errors, (kind, resource["id"], errors[:3])
+
+    return check
+
+
 def _postgres_database() -> Iterator[str]:
     name = f"accord_t_{uuid.uuid4().hex[:12]}"
     with psycopg.connect(PG_ADMIN, autocommit=True) as admin:

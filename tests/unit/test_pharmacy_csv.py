@@ -10,9 +10,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-import jsonschema
 import pytest
-from fhir.resources.R4B import get_fhir_model_class
 
 from adapters.base import ConversionError
 from adapters.pharmacy import convert_dispense_csv
@@ -40,22 +38,6 @@ GOOD = {
     "prescriber_npi": "1987654328",
     "sig": "Take 1 tablet by mouth once daily",
 }
-
-
-@pytest.fixture(scope="module")
-def fhir_valid(r4_schema: dict[str, Any]) -> Any:
-    validators: dict[str, jsonschema.Draft6Validator] = {}
-
-    def check(resource: dict[str, Any]) -> None:
-        kind = resource["resourceType"]
-        get_fhir_model_class(kind).model_validate(resource)
-        if kind not in validators:
-            schema = {"definitions": r4_schema["definitions"], "$ref": f"#/definitions/{kind}"}
-            validators[kind] = jsonschema.Draft6Validator(schema)
-        errors = [e.message for e in validators[kind].iter_errors(resource)]
-        assert not errors, (kind, resource["id"], errors[:3])
-
-    return check
 
 
 def row(**changes: str) -> str:

@@ -16,32 +16,13 @@ from datetime import UTC
 from pathlib import Path
 from typing import Any
 
-import jsonschema
 import pytest
-from fhir.resources.R4B import get_fhir_model_class
 
 from adapters.base import ConversionError
 from adapters.wearables import MAX_BATCH, convert_batch, patient_id
 
 DATA = Path(__file__).resolve().parents[1] / "data" / "wearables"
 VENDOR, USER = "acme", "user-0001"
-
-
-@pytest.fixture(scope="module")
-def fhir_valid(r4_schema: dict[str, Any]) -> Any:
-    """Checks a resource with fhir.resources R4B and the official R4 JSON schema."""
-    validators: dict[str, jsonschema.Draft6Validator] = {}
-
-    def check(resource: dict[str, Any]) -> None:
-        kind = resource["resourceType"]
-        get_fhir_model_class(kind).model_validate(resource)
-        if kind not in validators:
-            schema = {"definitions": r4_schema["definitions"], "$ref": f"#/definitions/{kind}"}
-            validators[kind] = jsonschema.Draft6Validator(schema)
-        errors = [e.message for e in validators[kind].iter_errors(resource)]
-        assert not errors, (kind, resource["id"], errors[:3])
-
-    return check
 
 
 def batch() -> list[Any]:
