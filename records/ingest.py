@@ -118,12 +118,19 @@ def receive(
     kind: str,
     body: bytes,
     params: dict[str, Any] | None = None,
+    message: Message | None = None,
 ) -> Receipt:
-    """Dry-run the conversion, then commit the raw message with its verdict."""
+    """Dry-run the conversion, then commit the raw message with its verdict.
+
+    ``message``: the HL7 v2 message already parsed from ``body``, so it is not parsed twice.
+    """
     params = params or {}
     error, conversion = None, None
     try:
-        conversion = convert(kind, body, source, params)
+        if message is not None:
+            conversion = convert_hl7v2(message, source=source)
+        else:
+            conversion = convert(kind, body, source, params)
         if not conversion.resources and conversion.rejected:
             error = "every item was rejected"
     except ValueError as exc:
@@ -195,7 +202,7 @@ def receive_hl7v2(store: SQLStore, source: str, raw: bytes) -> list[HL7Result]:
     results = []
     for message in messages:
         body = message.er7.encode("utf-8")
-        receipt = receive(store, source, "hl7v2", body)
+        receipt = receive(store, source, "hl7v2", body, message=message)
         if receipt.status == "failed":
             try:
                 convert("hl7v2", body, source, {})

@@ -5,6 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from sqlalchemy import Connection, func, select, update
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
 
 from records.storage.schema import inbox_message, ingest_source
@@ -55,15 +57,18 @@ def source_for_token(conn: Connection, token_sha256: str) -> str | None:
 
 def insert_message(conn: Connection, row: dict[str, Any]) -> tuple[int, bool]:
     """Store a raw message; (id, duplicate). The same bytes from the same source are stored once."""
+    insert = postgresql_insert if conn.dialect.name == "postgresql" else sqlite_insert
+    new_id = conn.execute(
+        insert(m).values(**row).on_conflict_do_nothing().returning(m.c.id)
+    ).scalar()
+    if new_id is not None:
+        return int(new_id), False
     existing = conn.execute(
         select(m.c.id).where(
             m.c.source == row["source"], m.c.kind == row["kind"], m.c.sha256 == row["sha256"]
         )
-    ).scalar()
-    if existing is not None:
-        return int(existing), True
-    new_id = conn.execute(m.insert().values(**row).returning(m.c.id)).scalar_one()
-    return int(new_id), False
+    ).scalar_one()
+    return int(existing), True
 
 
 def load_message(conn: Connection, message_id: int) -> Any:
