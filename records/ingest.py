@@ -277,34 +277,23 @@ def _provenance(row: Any, written: list[Any]) -> dict[str, Any]:
 
 def process(store: SQLStore, message_id: int) -> str:
     """Convert and store one inbox message; returns its status afterwards."""
+    with store.read() as tx:
+        row = sql.load_message(tx.conn, message_id)
+    if row is None:
+        return "missing"
+    if row.status != "received":
+        return str(row.status)
     try:
-        with store.write() as tx:
-            tx.lock(f"inbox/{message_id}")
-            row = sql.load_message(tx.conn, message_id)
-            if row is None or row.status != "received":
-                return str(row.status) if row is not None else "missing"
-            conversion = convert(row.kind, bytes(row.body), row.source, orjson.loads(row.params))
-            principal = Principal(row.source, kind="system")
-            g = GuardedTransaction(tx, principal, AllowAll())
-            ctx = Context("urn:accord", source_uri(row.source), "minimal")
-            written = store_resources(g, ctx, conversion.resources) if conversion.resources else []
-            if written:
-                store_resources(g, ctx, [_provenance(row, written)])
-            summary = {
-                "resources": len(written),
-                "created": sum(1 for w in written if w.status == 201),
-                "rejected": [
-                    {"index": r.index, "reason": r.reason, "location": r.location}
-                    for r in conversion.rejected
-                ],
-                "warnings": conversion.warnings,
-            }
-            sql.mark_message(tx.conn, message_id, "converted", None, orjson.dumps(summary).decode())
-            return "converted"
+        conversion = convert(row.kind, bytes(row.body), row.source, orjson.loads(row.params))
+        stored = _store_group(store, [(row, conversion)])
     except (ValueError, FHIRError) as exc:
         with store.write() as tx:
             sql.mark_message(tx.conn, message_id, "failed", str(exc))
         return "failed"
+    if stored:
+        return "converted"
+    with store.read() as tx:  # another worker got there first
+        return str(sql.load_message(tx.conn, message_id).status)
 
 
 def process_pending(store: SQLStore, limit: int = 500, group_size: int = 10_000) -> int:
@@ -359,7 +348,11 @@ def _groups(rows: list[Any], group_size: int) -> list[list[tuple[Any, Conversion
     return groups
 
 
-def _store_group(store: SQLStore, group: list[tuple[Any, Conversion | None]]) -> None:
+def _store_group(store: SQLStore, group: list[tuple[Any, Conversion | None]]) -> int:
+    """Store a group's resources, Provenances and statuses in one transaction.
+
+    Messages another worker has handled meanwhile are skipped; returns how many were stored.
+    """
     if any(conversion is None for _, conversion in group):
         raise ConversionError("a message of the group does not convert")
     with store.write() as tx:
@@ -400,6 +393,7 @@ def _store_group(store: SQLStore, group: list[tuple[Any, Conversion | None]]) ->
                 )
             if provenances:
                 store_resources(g, ctx, provenances)
+    return len(todo)
 
 
 def retry(store: SQLStore, source: str, message_id: int) -> str:

@@ -250,9 +250,6 @@ class StoreTransaction:
         )
         return [(int(seq), bytes(entry)) for seq, entry in rows]
 
-    def pending_count(self) -> int:
-        return int(self.conn.execute(select(func.count()).select_from(ledger_outbox)).scalar_one())
-
     def clear_pending(self, seqs: Sequence[int]) -> None:
         """Drop outbox rows once their entries are leaves (same transaction)."""
         for start in range(0, len(seqs), 1000):

@@ -9,6 +9,8 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -81,31 +83,42 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
-@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
-def test_serve_runs_gunicorn_and_answers(database_url: str) -> None:
+@contextmanager
+def running(database_url: str, *args: str) -> Iterator[str]:
+    """`accord ARGS --port P` as a user starts it; yields its FHIR base once it answers."""
     port = _free_port()
     env = {
         **os.environ,
         "DATABASE_URL": database_url,
         "REDIS_URL": "",
-        "ACCORD_LEDGER_KEY_FILE": str(Path(tempfile.mkdtemp()) / "ledger.key"),
+        # one key per database, as a deployment keeps its key across restarts
+        "ACCORD_LEDGER_KEY_FILE": str(Path(database_url.removeprefix("sqlite:///")).with_suffix(".key")),
     }
     proc = subprocess.Popen(
-        [str(BIN / "accord"), "serve", "--port", str(port), "--workers", "2"],
+        [str(BIN / "accord"), *args, "--port", str(port)],
         env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
     )
+    url = f"http://127.0.0.1:{port}/fhir"
     try:
-        url = f"http://127.0.0.1:{port}/fhir"
-        for _ in range(100):
+        for _ in range(150):
             try:
                 if requests.get(f"{url}/metadata", timeout=1).status_code == 200:
                     break
             except requests.ConnectionError:
                 time.sleep(0.1)
         else:
-            pytest.fail("accord serve did not answer")
+            pytest.fail(f"accord {args[0]} did not answer")
+        yield url
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(timeout=20)
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+def test_serve_runs_gunicorn_and_answers(database_url: str) -> None:
+    with running(database_url, "serve", "--workers", "2") as url:
         body = {"resourceType": "Patient", "id": "served", "gender": "other"}
         r = requests.put(
             f"{url}/Patient/served",
@@ -115,37 +128,12 @@ def test_serve_runs_gunicorn_and_answers(database_url: str) -> None:
         )
         assert r.status_code == 201
         assert requests.get(f"{url}/Patient/served", timeout=5).json()["gender"] == "other"
-    finally:
-        proc.send_signal(signal.SIGTERM)
-        proc.wait(timeout=20)
 
 
 @pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 def test_demo_loads_the_demo_patient_once_and_serves(database_url: str) -> None:
-    port = _free_port()
-    env = {
-        **os.environ,
-        "DATABASE_URL": database_url,
-        "REDIS_URL": "",
-        "ACCORD_LEDGER_KEY_FILE": str(Path(tempfile.mkdtemp()) / "ledger.key"),
-    }
-    url = f"http://127.0.0.1:{port}/fhir"
     for attempt in range(2):  # a second start must not duplicate the demo data
-        proc = subprocess.Popen(
-            [str(BIN / "accord"), "demo", "--port", str(port)],
-            env=env,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-        )
-        try:
-            for _ in range(150):
-                try:
-                    if requests.get(f"{url}/metadata", timeout=1).status_code == 200:
-                        break
-                except requests.ConnectionError:
-                    time.sleep(0.1)
-            else:
-                pytest.fail("accord demo did not answer")
+        with running(database_url, "demo") as url:
             patient = requests.get(f"{url}/Patient?family=garcia", timeout=5).json()
             assert patient["total"] == 1, attempt
             assert patient["entry"][0]["resource"]["id"] == "demo-maria"
@@ -153,14 +141,13 @@ def test_demo_loads_the_demo_patient_once_and_serves(database_url: str) -> None:
             assert everything["total"] == 3
             version = requests.get(f"{url}/Patient/demo-maria", timeout=5).headers["ETag"]
             assert version == 'W/"1"'
-        finally:
-            proc.send_signal(signal.SIGTERM)
-            proc.wait(timeout=20)
 
 
 def test_loaded_resources_are_anchored(app_config: dict[str, Any], tmp_path: Path) -> None:
     ndjson = tmp_path / "p.ndjson"
-    ndjson.write_bytes(b'{"resourceType": "Patient", "id": "l1"}\n{"resourceType": "Patient", "id": "l2"}\n')
+    ndjson.write_bytes(
+        b'{"resourceType": "Patient", "id": "l1"}\n{"resourceType": "Patient", "id": "l2"}\n'
+    )
     env = {
         "DATABASE_URL": app_config["database_url"],
         "REDIS_URL": "",
@@ -175,14 +162,20 @@ def test_loaded_resources_are_anchored(app_config: dict[str, Any], tmp_path: Pat
 def test_ledger_key_prints_a_usable_signing_key() -> None:
     from ledger import load_signer
 
-    result = CliRunner().invoke(main, ["ledger-key"], env={"ACCORD_LEDGER_ORIGIN": "example.org/log"})
+    result = CliRunner().invoke(
+        main, ["ledger-key"], env={"ACCORD_LEDGER_ORIGIN": "example.org/log"}
+    )
     assert result.exit_code == 0
     signer = load_signer(result.stdout.strip().splitlines()[0])
     assert signer.name == "example.org/log"
 
 
 def test_source_add_issues_a_token_once(app_config: dict[str, Any]) -> None:
-    env = {"DATABASE_URL": app_config["database_url"], "REDIS_URL": "", "ACCORD_LEDGER_KEY_FILE": app_config["ledger_key_file"]}
+    env = {
+        "DATABASE_URL": app_config["database_url"],
+        "REDIS_URL": "",
+        "ACCORD_LEDGER_KEY_FILE": app_config["ledger_key_file"],
+    }
     first = CliRunner().invoke(main, ["source", "add", "st-mary"], env=env)
     assert first.exit_code == 0 and len(first.stdout.strip()) >= 40
     again = CliRunner().invoke(main, ["source", "add", "st-mary"], env=env)
