@@ -29,6 +29,7 @@ from records.errors import (
     NotFound,
     PreconditionFailed,
 )
+from records.facts import fact_keys
 from records.search.extract import date_range, index_entries
 from records.search.query import MAX_COUNT, SearchQuery, parse_search
 from records.storage.search_sql import HistoryQuery
@@ -293,6 +294,7 @@ class _Writer:
     ) -> NewVersion:
         version_id = previous.version_id + 1 if previous else 1
         data = index = None
+        facts: list[str] = []
         if resource is not None:
             meta = dict(resource.get("meta") or {})
             meta["versionId"] = str(version_id)
@@ -304,6 +306,7 @@ class _Writer:
             resource.update(resourceType=resource_type, id=resource_id, meta=meta, **rest)
             data = fhirjson.dumps(resource)
             index = index_entries(resource)
+            facts = fact_keys(resource)
         entry = entry_bytes(
             resource_type,
             resource_id,
@@ -324,6 +327,7 @@ class _Writer:
             previous.seq if previous else None,
             self.ctx.source,
             entry,
+            facts,
         )
         self.pending.append(v)
         return v

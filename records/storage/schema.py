@@ -144,6 +144,61 @@ inbox_message = Table(
 )
 Index("ix_inbox_message_status", inbox_message.c.status, inbox_message.c.id)
 
+# Dedupe keys of a version ("the same fact"): a shared identifier, or the same
+# code + time + value. Patient/$everything shows each fact once, with every source.
+fact_key = Table(
+    "fact_key",
+    metadata,
+    Column("seq", BigInteger, nullable=False),
+    Column("key", Text(), nullable=False),
+)
+Index("ix_fact_key_seq", fact_key.c.seq)
+
+# Master patient index: the match features of each current Patient ...
+mpi_entry = Table(
+    "mpi_entry",
+    metadata,
+    Column("patient_id", String(64), primary_key=True),
+    Column("features", Text(), nullable=False),  # JSON of records.mpi.Demographics
+)
+
+# ... and its blocking keys: only patients sharing a key are ever compared.
+mpi_block = Table(
+    "mpi_block",
+    metadata,
+    Column("key", String(128), primary_key=True),
+    Column("patient_id", String(64), primary_key=True),
+)
+Index("ix_mpi_block_patient", mpi_block.c.patient_id)
+
+# The links of each current Patient (Patient.link), one row per direction, so the
+# set of linked patients is a graph walk rather than a scan of resource bodies.
+patient_link = Table(
+    "patient_link",
+    metadata,
+    Column("patient_id", String(64), primary_key=True),
+    Column("other_id", String(64), primary_key=True),
+    Column("type", String(16), nullable=False),  # seealso | replaces | replaced-by | refer
+)
+Index("ix_patient_link_other", patient_link.c.other_id)
+
+# Possible matches waiting for a person to decide.
+mpi_candidate = Table(
+    "mpi_candidate",
+    metadata,
+    Column("id", Seq, primary_key=True, autoincrement=True),
+    Column("patient_id", String(64), nullable=False),
+    Column("other_id", String(64), nullable=False),
+    Column("score", Float, nullable=False),
+    Column("detail", Text(), nullable=False),  # JSON: the weight of each compared field
+    Column("status", String(10), nullable=False),  # pending | accepted | rejected
+    Column("created_at", String(26), nullable=False),
+    Column("decided_at", String(26), nullable=True),
+    Column("decided_by", Text(), nullable=True),
+    UniqueConstraint("patient_id", "other_id", name="uq_mpi_candidate_pair"),
+)
+Index("ix_mpi_candidate_status", mpi_candidate.c.status, mpi_candidate.c.id)
+
 INDEX_TABLES = {
     "token": idx_token,
     "string": idx_string,

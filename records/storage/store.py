@@ -20,7 +20,7 @@ from sqlalchemy.exc import DBAPIError, IntegrityError
 from ledger.log import MerkleLog
 from ledger.storage import SQLLedgerStore
 from records.search.extract import IndexEntries
-from records.storage.schema import INDEX_TABLES, ledger_outbox, resource_version
+from records.storage.schema import INDEX_TABLES, fact_key, ledger_outbox, resource_version
 from records.storage.search_sql import HistoryQuery, compile_history, compile_search
 
 __all__ = ["DuplicateVersion", "NewVersion", "SQLStore", "StoreTransaction", "StoredVersion"]
@@ -54,6 +54,7 @@ class NewVersion:
     previous_seq: int | None
     source: str | None = None
     entry: bytes | None = None  # the pending ledger entry, committed with the version
+    facts: list[str] | None = None  # dedupe keys (records.facts), stored in fact_key
 
 
 class DuplicateVersion(Exception):
@@ -238,6 +239,16 @@ class StoreTransaction:
         ]
         if outbox:
             self.conn.execute(ledger_outbox.insert(), outbox)
+        facts = [
+            {"seq": seq, "key": key}
+            for v, seq in zip(versions, seqs, strict=True)
+            for key in v.facts or ()
+        ]
+        if facts:
+            if self.dialect == "postgresql" and len(facts) > 50:
+                self._copy(fact_key.name, facts)
+            else:
+                self.conn.execute(fact_key.insert(), facts)
         return seqs
 
     # -- the ledger outbox -----------------------------------------------------
