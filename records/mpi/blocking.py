@@ -10,7 +10,11 @@ leaves another key intact, and so that no key gathers a crowd:
 - ``dg`` full birth date, month and day in sorted order, + the initial of any
   name: survives a surname change, swapped day and month, swapped given and
   family names.
-- ``pg`` postcode + Soundex of the given name: survives a wrong birth date.
+- ``fd`` Soundex of each family word + month and day + given initial:
+  survives a typo in the birth year.
+- ``pn`` postcode + Soundex of the first given name, and of each family
+  word: survives a wrong or missing birth date (and, with the family name, a
+  patient called by a middle name or an initial).
 - ``ph``, ``em``, ``id``: each phone, e-mail, identifier: survive everything
   else that a person's details can go through.
 
@@ -47,8 +51,11 @@ def blocking_keys(d: Demographics) -> frozenset[str]:
             month, day = sorted((date[5:7], date[8:10]))
             initials = given_initials | {w[0] for w in family_words}
             keys.update(f"dg:{year}-{month}-{day}:{i}" for i in initials)
+            keys.update(
+                f"fd:{code}:{month}-{day}:{i}" for code in family_codes for i in given_initials
+            )
     if d.postcode:
-        keys.update(f"pg:{d.postcode}:{code}" for code in first_given_codes)
+        keys.update(f"pn:{d.postcode}:{code}" for code in first_given_codes | family_codes)
     keys.update(f"ph:{phone}" for phone in d.phone)
     keys.update(f"em:{_short(email)}" for email in d.email)
     keys.update(f"id:{_digest(system + '|' + value)}" for system, value in d.identifiers)
