@@ -10,7 +10,7 @@ verb+path table over these functions. Stored bytes are served as they are
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from email.utils import format_datetime
 from typing import Any
@@ -30,8 +30,13 @@ from records.errors import (
     PreconditionFailed,
 )
 from records.facts import fact_keys
+from records.linking import keep_stored, stated_links, thresholds, with_link, without_link
+from records.mpi import Thresholds, demographics
+from records.mpi.matcher import find_matches, index_patient, remove_patient
 from records.search.extract import date_range, index_entries
-from records.search.query import MAX_COUNT, SearchQuery, parse_search
+from records.search.parameters import parameters_for
+from records.search.query import MAX_COUNT, ReferenceValue, SearchQuery, parse_search
+from records.storage import candidate_sql, link_sql
 from records.storage.search_sql import HistoryQuery
 from records.storage.store import DuplicateVersion, NewVersion, StoredVersion
 from records.validation import check_resource_type, validate_resource
@@ -57,6 +62,7 @@ class Context:
     base: str  # e.g. http://127.0.0.1:8080/fhir
     source: str  # meta.source for what this request writes
     prefer_return: str = "representation"  # representation | minimal | OperationOutcome
+    thresholds: Thresholds | None = None  # master patient index; None: the configured ones
 
 
 @dataclass(slots=True)
@@ -144,6 +150,7 @@ def search(
     check_resource_type(resource_type)
     query = parse_search(resource_type, params)
     with repo.read() as g:
+        _follow_patient_links(g, query)
         query.snapshot = query.snapshot or g.tx.high_water_mark()
         total, rows = g.tx.search(query)
         rows = g.visible_all(rows)
@@ -163,6 +170,29 @@ def search(
         for v in rows
     ]
     return Outcome(200, orjson.dumps(bundle))
+
+
+def _follow_patient_links(g: GuardedTransaction, query: SearchQuery) -> None:
+    """A reference search to a Patient covers every Patient linked to it.
+
+    ``Observation?patient=A`` finds B's observations too when A and B are
+    linked (one person, two sources): the same rule as ``Patient/$everything``,
+    for every reference parameter of every type. Reads are not widened.
+    """
+    definitions = parameters_for(query.resource_type)
+    for i, criterion in enumerate(query.criteria):
+        if criterion.kind != "reference" or criterion.modifier not in (None, "Patient"):
+            continue
+        targets = definitions[criterion.param].targets
+        values: list[Any] = []
+        for value in criterion.values:
+            values.append(value)
+            if value.target_type == "Patient" or (
+                value.target_type is None and "Patient" in targets
+            ):
+                others = link_sql.linked_ids(g.tx.conn, value.target_id)[1:]
+                values += [ReferenceValue("Patient", other) for other in others]
+        query.criteria[i] = replace(criterion, values=tuple(values))
 
 
 def _page_links(
@@ -278,6 +308,8 @@ class _Writer:
         self.instant, self.key = _now()
         self.pending: list[NewVersion] = []
         self.touched: set[tuple[str, str]] = set()
+        self.keeps_stored = False  # feeds: a Patient update keeps what it leaves out
+        self.matching = True  # match written Patients against the master patient index
 
     def _claim(self, resource_type: str, resource_id: str) -> None:
         if (resource_type, resource_id) in self.touched:
@@ -369,7 +401,7 @@ class _Writer:
                 return Written(200, found)
         resource_id = new_id or str(uuid.uuid4())
         self._claim(resource_type, resource_id)
-        return Written(201, self._version(resource_type, resource_id, resource, None, "create"))
+        return self._written(201, resource_type, resource_id, resource, None, "create")
 
     def update(
         self,
@@ -410,12 +442,99 @@ class _Writer:
                     )
                 )
         if current is not None and not current.deleted:
+            if resource_type == "Patient" and self.keeps_stored and current.data is not None:
+                keep_stored(resource, orjson.loads(current.data))
             if _same_content(current.data, resource):
                 return Written(200, current)
+            return self._written(200, resource_type, resource_id, resource, current, "update")
+        return self._written(201, resource_type, resource_id, resource, current, "create")
+
+    def _written(
+        self,
+        status: int,
+        resource_type: str,
+        resource_id: str,
+        resource: dict[str, Any],
+        current: StoredVersion | None,
+        method: str,
+    ) -> Written:
+        """A new version; for a Patient, matched and linked first (the links are in the version)."""
+        if resource_type != "Patient":
             return Written(
-                200, self._version(resource_type, resource_id, resource, current, "update")
+                status, self._version(resource_type, resource_id, resource, current, method)
             )
-        return Written(201, self._version(resource_type, resource_id, resource, current, "create"))
+        peers = self._match(resource_id, resource)
+        written = Written(status, self._version("Patient", resource_id, resource, current, method))
+        link_sql.set_links(self.g.tx.conn, resource_id, stated_links(resource))
+        for peer in peers:
+            self.relink(peer, resource_id, "seealso", {})
+        return written
+
+    def _match(self, patient_id: str, patient: dict[str, Any]) -> list[str]:
+        """Match a Patient against the index: state links to automatic matches, queue the
+        doubtful ones for review. Returns the Patients that must link back to it."""
+        tx = self.g.tx
+        features = demographics(patient)
+        if not self.matching:
+            index_patient(tx, patient_id, features)
+            return []
+        known = set(link_sql.linked_ids(tx.conn, patient_id))
+        known.update(other for other, _ in stated_links(patient))
+        refused = candidate_sql.rejected_peers(tx.conn, patient_id)
+        peers = []
+        for match in find_matches(tx, patient_id, features, self.ctx.thresholds or thresholds()):
+            if match.other_id in known or match.other_id in refused:
+                continue
+            if match.decision == "link":
+                patient["link"] = with_link(patient, match.other_id, "seealso")["link"]
+                known.update(link_sql.linked_ids(tx.conn, match.other_id))
+                peers.append(match.other_id)
+            else:
+                detail = orjson.dumps(match.comparison.detail).decode()
+                candidate_sql.queue(
+                    tx.conn,
+                    patient_id,
+                    match.other_id,
+                    match.comparison.score,
+                    detail,
+                    self.instant,
+                )
+        index_patient(tx, patient_id, features)
+        return peers
+
+    def relink(
+        self,
+        patient_id: str,
+        other_id: str,
+        link_type: str | None,
+        changes: dict[str, Any],
+    ) -> Written | None:
+        """State (or, with no type, drop) a stored Patient's link to another, as a new version.
+
+        ``changes`` sets other elements too (None removes one). Returns None when
+        this transaction already wrote that Patient (its own version states the link).
+        """
+        if ("Patient", patient_id) in self.touched:
+            return None
+        self.g.tx.lock(f"Patient/{patient_id}")
+        current = self.g.tx.current("Patient", patient_id)
+        if current is None or current.data is None:
+            raise NotFound(f"Patient/{patient_id} is not known")
+        patient = orjson.loads(current.data)
+        if link_type is None:
+            patient = without_link(patient, other_id)
+        else:
+            patient = with_link(patient, other_id, link_type)
+        for key, value in changes.items():
+            if value is None:
+                patient.pop(key, None)
+            else:
+                patient[key] = value
+        matching, self.matching = self.matching, False
+        try:
+            return self.update("Patient", patient_id, patient, current=current)
+        finally:
+            self.matching = matching
 
     def update_many(self, resources: list[dict[str, Any]]) -> list[Written]:
         """Updates of many resources: one lock statement and a few reads for all of them."""
@@ -459,6 +578,9 @@ class _Writer:
             raise NotFound(f"{resource_type}/{resource_id} is not known")
         if current.deleted:
             return Written(204, current)
+        if resource_type == "Patient":
+            link_sql.set_links(self.g.tx.conn, resource_id, ())
+            remove_patient(self.g.tx, resource_id)
         return Written(204, self._version(resource_type, resource_id, None, current, "delete"))
 
     def flush(self) -> None:
@@ -800,6 +922,7 @@ def store_resources(
     again here: validation once, not on every message.
     """
     w = _Writer(g, ctx, validated=True)
+    w.keeps_stored = True
     written = w.update_many(resources)
     w.flush()
     return written

@@ -13,6 +13,10 @@ def _env(name: str, default: str) -> str:
     return os.environ.get(name, default)
 
 
+def _float_or_none(value: str) -> float | None:
+    return float(value) if value.strip() else None
+
+
 @dataclass(frozen=True, slots=True)
 class Settings:
     """Every knob Accord has; each one named after its environment variable."""
@@ -39,6 +43,15 @@ class Settings:
     # The log's identity, the first line of every checkpoint (C2SP tlog-checkpoint).
     ledger_origin: str = field(
         default_factory=lambda: _env("ACCORD_LEDGER_ORIGIN", "accord.localhost/ledger")
+    )
+    # Master patient index: a match scoring at least the link threshold (or sharing a
+    # strong identifier) is linked automatically; from the review threshold up, a person
+    # decides. Unset: the defaults of records.mpi.DEFAULT_THRESHOLDS.
+    mpi_link_threshold: float | None = field(
+        default_factory=lambda: _float_or_none(_env("ACCORD_MPI_LINK_THRESHOLD", ""))
+    )
+    mpi_review_threshold: float | None = field(
+        default_factory=lambda: _float_or_none(_env("ACCORD_MPI_REVIEW_THRESHOLD", ""))
     )
 
     @classmethod

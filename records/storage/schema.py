@@ -192,8 +192,8 @@ mpi_candidate = Table(
     Column("score", Float, nullable=False),
     Column("detail", Text(), nullable=False),  # JSON: the weight of each compared field
     Column("status", String(10), nullable=False),  # pending | accepted | rejected
-    Column("created_at", String(26), nullable=False),
-    Column("decided_at", String(26), nullable=True),
+    Column("created_at", String(32), nullable=False),
+    Column("decided_at", String(32), nullable=True),
     Column("decided_by", Text(), nullable=True),
     UniqueConstraint("patient_id", "other_id", name="uq_mpi_candidate_pair"),
 )

@@ -27,6 +27,8 @@ from urllib.parse import urlencode
 import jsonschema
 from sqlalchemy import select
 
+from records.linking import thresholds
+from records.mpi import classify, compare, demographics
 from records.storage.schema import resource_version
 
 TYPES = (
@@ -332,6 +334,23 @@ def _differences(expected: Any, actual: Any, path: str) -> Iterator[str]:
         yield f"{path}: {expected!r} became {actual!r}"
 
 
+def _strip_mpi_links(expected: dict[str, Any], actual: dict[str, Any]) -> list[str]:
+    """Drop from ``actual`` the ``seealso`` links the master patient index added; their ids."""
+    sent = expected.get("link") or []
+    added = [link for link in actual.get("link") or [] if link not in sent]
+    ids = [
+        link["other"]["reference"].removeprefix("Patient/")
+        for link in added
+        if link.get("type") == "seealso" and link["other"]["reference"].startswith("Patient/")
+    ]
+    kept = [link for link in actual.get("link") or [] if link in sent]
+    if kept:
+        actual["link"] = kept
+    else:
+        actual.pop("link", None)
+    return ids
+
+
 def _strip_server_meta(resource: dict[str, Any]) -> dict[str, Any]:
     out = dict(resource)
     meta = {k: v for k, v in (out.pop("meta", None) or {}).items() if k not in SERVER_META}
@@ -383,6 +402,8 @@ def test_r4_examples_round_trip_validate_and_search(
     negative_checks = 0
     negatives_done: set[tuple[str, str]] = set()
     searchable: list[tuple[str, str, dict[str, Any]]] = []
+    mpi_links: list[tuple[str, str]] = []  # (Patient id, Patient id the index linked it to)
+    patients: dict[str, dict[str, Any]] = {}
 
     # 1. PUT, GET, compare with the stored bytes and the example, validate.
     for resource_type, path in _example_files(r4_examples):
@@ -417,13 +438,11 @@ def test_r4_examples_round_trip_validate_and_search(
         meta = served.get("meta") or {}
         if meta.get("versionId") != "1" or not meta.get("lastUpdated") or not meta.get("source"):
             failures.append(f"{name}: served meta lacks versionId 1/lastUpdated/source: {meta}")
-        differences = list(
-            _differences(
-                _strip_server_meta(json.loads(raw, parse_float=Decimal)),
-                _strip_server_meta(json.loads(body, parse_float=Decimal)),
-                resource_type,
-            )
-        )
+        expected = _strip_server_meta(json.loads(raw, parse_float=Decimal))
+        actual = _strip_server_meta(json.loads(body, parse_float=Decimal))
+        if resource_type == "Patient":
+            mpi_links += [(rid, other) for other in _strip_mpi_links(expected, actual)]
+        differences = list(_differences(expected, actual, resource_type))
         if differences:
             failures.append(f"{name}: served resource differs from the example: {differences[:6]}")
         errors = _schema_errors(r4_schema, resource_type, served)
@@ -437,6 +456,8 @@ def test_r4_examples_round_trip_validate_and_search(
                     f"{name}: the example itself fails the R4 schema: {sorted(own)[:5]}"
                 )
         searchable.append((resource_type, rid, example))
+        if resource_type == "Patient":
+            patients[rid] = example
 
     # 2. Search, after everything is loaded (a search must pick its one resource
     #    out of all of them, not out of an almost empty table).
@@ -467,6 +488,15 @@ def test_r4_examples_round_trip_validate_and_search(
                     negative_checks += 1
                     if rid in found:
                         failures.append(f"{what}: wrongly found by {urlencode(NEGATIVE[param])}")
+
+    # the master patient index linked only Patients it has reason to: each link is
+    # a pair its own scoring links on the examples as published
+    for a, b in mpi_links:
+        verdict = classify(
+            compare(demographics(patients[a]), demographics(patients[b])), thresholds()
+        )
+        if verdict != "link":
+            failures.append(f"Patient/{a} was linked to Patient/{b}, which score {verdict!r}")
 
     assert files >= 200, f"only {files} example files found in {r4_examples}"
     assert search_checks >= 900, f"only {search_checks} search checks ran"

@@ -48,8 +48,8 @@ def upgrade() -> None:
         sa.Column("score", sa.Float(), nullable=False),
         sa.Column("detail", sa.Text(), nullable=False),
         sa.Column("status", sa.String(10), nullable=False),
-        sa.Column("created_at", sa.String(26), nullable=False),
-        sa.Column("decided_at", sa.String(26), nullable=True),
+        sa.Column("created_at", sa.String(32), nullable=False),
+        sa.Column("decided_at", sa.String(32), nullable=True),
         sa.Column("decided_by", sa.Text(), nullable=True),
         sa.UniqueConstraint("patient_id", "other_id", name="uq_mpi_candidate_pair"),
     )

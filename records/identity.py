@@ -1,0 +1,261 @@
+"""Patient identity operations: ``Patient/$merge``, ``Patient/$unmerge`` and the review queue.
+
+Nothing here moves or rewrites clinical data. A merge states links (the
+merged Patient becomes inactive and ``replaced-by`` the survivor, which
+``replaces`` it); an unmerge takes them away and restores ``active``; accepting
+a review candidate links two Patients with ``seealso``. Each is a set of new
+Patient versions, anchored like any other, plus a Provenance saying who did
+it. Resources keep pointing at the Patient their source named: the linked set
+(see :mod:`records.linking`) is what joins them, so undoing a merge is exact.
+
+``$merge`` and ``$unmerge`` take the parameters of FHIR R5's Patient merge
+operation (``source-patient``, ``target-patient``, ``preview``), which R4
+servers have adopted. A person's decision is remembered: an unmerged or
+rejected pair is never linked automatically again.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+
+from records.access import GuardedTransaction, Repository
+from records.errors import BadRequest, Conflict, NotFound
+from records.interactions import Context, Outcome, Written, _Writer
+from records.linking import linked_id, stated_links
+from records.storage import candidate_sql, link_sql
+
+__all__ = ["decide_candidate", "list_candidates", "merge", "unmerge"]
+
+_LIFECYCLE = "http://terminology.hl7.org/CodeSystem/iso-21089-lifecycle"
+
+
+# -- $merge / $unmerge ---------------------------------------------------------
+
+
+def merge(repo: Repository, ctx: Context, parameters: Any) -> Outcome:
+    """Merge ``source-patient`` into ``target-patient`` (or, with ``preview``, say what would happen)."""
+    source_id, target_id, preview = _merge_parameters(parameters)
+    with repo.write() as g:
+        source, target = _patient(g, source_id), _patient(g, target_id)
+        survivor = _replaced_by(source)
+        if survivor is not None:
+            raise Conflict(
+                f"Patient/{source_id} is already merged into Patient/{survivor}",
+                expression="source-patient",
+            )
+        if _replaced_by(target) is not None:
+            raise BadRequest(
+                f"Patient/{target_id} is itself merged into Patient/{_replaced_by(target)}:"
+                " merge into the surviving record",
+                expression="target-patient",
+            )
+        if preview:
+            return _result(parameters, "Preview only: nothing was changed", target)
+        w = _Writer(g, ctx)
+        changed = [
+            w.relink(source_id, target_id, "replaced-by", {"active": False}),
+            w.relink(target_id, source_id, "replaces", {}),
+        ]
+        _audit(w, "merge", changed)
+        candidate_sql.record_decision(
+            g.tx.conn, source_id, target_id, "accepted", g.principal.subject, w.instant
+        )
+        w.flush()
+        result = _data(changed[1], target)
+    return _result(parameters, f"Patient/{source_id} merged into Patient/{target_id}", result)
+
+
+def unmerge(repo: Repository, ctx: Context, parameters: Any) -> Outcome:
+    """Undo a merge or a link between ``source-patient`` and ``target-patient``."""
+    source_id, target_id, preview = _merge_parameters(parameters)
+    with repo.write() as g:
+        source, target = _patient(g, source_id), _patient(g, target_id)
+        linked = {o for o, _ in stated_links(source)} | {o for o, _ in stated_links(target)}
+        if target_id not in linked and source_id not in linked:
+            raise BadRequest(
+                f"Patient/{source_id} and Patient/{target_id} are not linked",
+                expression="source-patient",
+            )
+        if preview:
+            return _result(parameters, "Preview only: nothing was changed", source)
+        w = _Writer(g, ctx)
+        restore = {"active": _active_before_merge(g, source_id, target_id)}
+        changed = [
+            w.relink(source_id, target_id, None, restore if _replaced_by(source) else {}),
+            w.relink(target_id, source_id, None, {}),
+        ]
+        _audit(w, "unmerge", changed)
+        candidate_sql.record_decision(
+            g.tx.conn, source_id, target_id, "rejected", g.principal.subject, w.instant
+        )
+        w.flush()
+        result = _data(changed[0], source)
+    return _result(parameters, f"Patient/{source_id} unmerged from Patient/{target_id}", result)
+
+
+def _merge_parameters(parameters: Any) -> tuple[str, str, bool]:
+    if not isinstance(parameters, dict) or parameters.get("resourceType") != "Parameters":
+        raise BadRequest("The body must be a Parameters resource", expression="Parameters")
+    found: dict[str, Any] = {}
+    for p in parameters.get("parameter") or ():
+        if isinstance(p, dict) and isinstance(p.get("name"), str):
+            found[p["name"]] = p
+    unknown = set(found) - {"source-patient", "target-patient", "preview"}
+    if unknown:
+        name = sorted(unknown)[0]
+        raise BadRequest(f"Unsupported parameter '{name}'", expression=f"Parameters.{name}")
+    ids = []
+    for name in ("source-patient", "target-patient"):
+        reference = (found.get(name) or {}).get("valueReference") or {}
+        patient_id = linked_id({"other": reference})
+        if patient_id is None:
+            raise BadRequest(
+                f"'{name}' must be a reference to a Patient (valueReference 'Patient/<id>')",
+                expression=f"Parameters.{name}",
+            )
+        ids.append(patient_id)
+    if ids[0] == ids[1]:
+        raise BadRequest(
+            "source-patient and target-patient are the same Patient",
+            expression="Parameters.target-patient",
+        )
+    preview = (found.get("preview") or {}).get("valueBoolean", False)
+    if not isinstance(preview, bool):
+        raise BadRequest("'preview' must be a valueBoolean", expression="Parameters.preview")
+    return ids[0], ids[1], preview
+
+
+def _patient(g: GuardedTransaction, patient_id: str) -> dict[str, Any]:
+    g.tx.lock(f"Patient/{patient_id}")
+    current = g.visible(g.tx.current("Patient", patient_id))
+    if current is None or current.data is None:
+        raise NotFound(f"Patient/{patient_id} is not known")
+    patient: dict[str, Any] = orjson.loads(current.data)
+    return patient
+
+
+def _replaced_by(patient: dict[str, Any]) -> str | None:
+    return next((o for o, t in stated_links(patient) if t == "replaced-by"), None)
+
+
+def _active_before_merge(g: GuardedTransaction, source_id: str, target_id: str) -> bool | None:
+    """``active`` as it was in the last version before the merge (None: it was not stated)."""
+    current = g.tx.current("Patient", source_id)
+    assert current is not None
+    for version_id in range(current.version_id - 1, 0, -1):
+        older = g.tx.version("Patient", source_id, version_id)
+        if older is None or older.data is None:
+            continue
+        patient = orjson.loads(older.data)
+        if (target_id, "replaced-by") not in stated_links(patient):
+            active = patient.get("active")
+            return active if isinstance(active, bool) else None
+    return None
+
+
+def _data(written: Written | None, unchanged: dict[str, Any]) -> dict[str, Any]:
+    if written is None or written.version.data is None:
+        return unchanged
+    patient: dict[str, Any] = orjson.loads(written.version.data)
+    return patient
+
+
+def _result(parameters: Any, message: str, patient: dict[str, Any]) -> Outcome:
+    body = {
+        "resourceType": "Parameters",
+        "parameter": [
+            {"name": "input", "resource": parameters},
+            {
+                "name": "outcome",
+                "resource": {
+                    "resourceType": "OperationOutcome",
+                    "issue": [
+                        {"severity": "information", "code": "informational", "diagnostics": message}
+                    ],
+                },
+            },
+            {"name": "result", "resource": patient},
+        ],
+    }
+    return Outcome(200, orjson.dumps(body), {"Content-Type": "application/fhir+json"})
+
+
+def _audit(w: _Writer, activity: str, changed: list[Written | None]) -> None:
+    """A Provenance for a link change: what changed, who did it, and what kind of change."""
+    targets = [
+        {"reference": f"Patient/{x.version.resource_id}/_history/{x.version.version_id}"}
+        for x in changed
+        if x is not None
+    ]
+    if not targets:
+        return
+    w.create(
+        "Provenance",
+        {
+            "resourceType": "Provenance",
+            "target": targets,
+            "recorded": w.instant,
+            "activity": {"coding": [{"system": _LIFECYCLE, "code": activity}]},
+            "agent": [{"who": {"display": w.g.principal.subject}}],
+        },
+    )
+
+
+# -- the review queue -----------------------------------------------------------
+
+
+def list_candidates(repo: Repository, status: str, count: int, offset: int) -> dict[str, Any]:
+    """Candidates with the status, oldest first, each with both Patients as they are now."""
+    if status not in ("pending", "accepted", "rejected"):
+        raise BadRequest(f"Unknown status {status!r}: pending, accepted or rejected")
+    with repo.read() as g:
+        total, rows = candidate_sql.list_candidates(g.tx.conn, status, count, offset)
+        candidates = [_candidate(g, row) for row in rows]
+    return {"total": total, "count": count, "offset": offset, "candidates": candidates}
+
+
+def decide_candidate(
+    repo: Repository, ctx: Context, candidate_id: int, accept: bool
+) -> dict[str, Any]:
+    """Accept (link the two Patients, ``seealso`` both ways) or reject a candidate."""
+    with repo.write() as g:
+        row = candidate_sql.get(g.tx.conn, candidate_id)
+        if row is None:
+            raise NotFound(f"No match candidate {candidate_id}")
+        if row.status != "pending":
+            raise Conflict(f"Candidate {candidate_id} was already {row.status}")
+        w = _Writer(g, ctx)
+        if accept:
+            _patient(g, row.patient_id), _patient(g, row.other_id)
+            changed = [
+                w.relink(row.patient_id, row.other_id, "seealso", {}),
+                w.relink(row.other_id, row.patient_id, "seealso", {}),
+            ]
+            _audit(w, "link", changed)
+        status = "accepted" if accept else "rejected"
+        candidate_sql.decide(g.tx.conn, candidate_id, status, g.principal.subject, w.instant)
+        w.flush()
+        return _candidate(g, candidate_sql.get(g.tx.conn, candidate_id))
+
+
+def _candidate(g: GuardedTransaction, row: Any) -> dict[str, Any]:
+    patients = []
+    for patient_id in (row.patient_id, row.other_id):
+        current = g.visible(g.tx.current("Patient", patient_id))
+        entry: dict[str, Any] = {"reference": f"Patient/{patient_id}"}
+        if current is not None and current.data is not None:
+            entry["resource"] = orjson.Fragment(current.data)
+        entry["linked"] = link_sql.linked_ids(g.tx.conn, patient_id)
+        patients.append(entry)
+    return {
+        "id": int(row.id),
+        "status": row.status,
+        "score": row.score,
+        "detail": orjson.loads(row.detail),
+        "patients": patients,
+        "created": row.created_at,
+        "decidedAt": row.decided_at,
+        "decidedBy": row.decided_by,
+    }
