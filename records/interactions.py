@@ -467,7 +467,10 @@ class _Writer:
         written = Written(status, self._version("Patient", resource_id, resource, current, method))
         link_sql.set_links(self.g.tx.conn, resource_id, stated_links(resource))
         for peer in peers:
-            self.relink(peer, resource_id, "seealso", {})
+            # the link stated here already joins them; the peer's own statement of it
+            # waits for no one (its writer may be matching this Patient right now)
+            if self.g.tx.try_lock(f"Patient/{peer}"):
+                self.relink(peer, resource_id, "seealso", {})
         return written
 
     def _match(self, patient_id: str, patient: dict[str, Any]) -> list[str]:

@@ -191,6 +191,17 @@ class StoreTransaction:
         if self.dialect == "postgresql":
             self.conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _lock_id(key)})
 
+    def try_lock(self, key: str) -> bool:
+        """:meth:`lock` if nobody holds ``key`` now, else False at once (never waits).
+
+        For optional work done while holding another lock, where waiting could
+        deadlock with a writer taking the same two locks the other way round.
+        """
+        if self.dialect != "postgresql":
+            return True
+        row = self.conn.execute(text("SELECT pg_try_advisory_xact_lock(:k)"), {"k": _lock_id(key)})
+        return bool(row.scalar_one())
+
     def write(self, versions: Sequence[NewVersion]) -> list[int]:
         """Insert versions (in order), retire their predecessors, index them.
 
