@@ -28,9 +28,6 @@ from records.storage import candidate_sql, link_sql
 
 __all__ = ["decide_candidate", "list_candidates", "merge", "unmerge"]
 
-_LIFECYCLE = "http://terminology.hl7.org/CodeSystem/iso-21089-lifecycle"
-
-
 # -- $merge / $unmerge ---------------------------------------------------------
 
 
@@ -183,24 +180,7 @@ def _result(parameters: Any, message: str, patient: dict[str, Any]) -> Outcome:
 
 
 def _audit(w: _Writer, activity: str, changed: list[Written | None]) -> None:
-    """A Provenance for a link change: what changed, who did it, and what kind of change."""
-    targets = [
-        {"reference": f"Patient/{x.version.resource_id}/_history/{x.version.version_id}"}
-        for x in changed
-        if x is not None
-    ]
-    if not targets:
-        return
-    w.create(
-        "Provenance",
-        {
-            "resourceType": "Provenance",
-            "target": targets,
-            "recorded": w.instant,
-            "activity": {"coding": [{"system": _LIFECYCLE, "code": activity}]},
-            "agent": [{"who": {"display": w.g.principal.subject}}],
-        },
-    )
+    w.provenance(activity, changed, w.g.principal.subject)
 
 
 # -- the review queue -----------------------------------------------------------

@@ -298,6 +298,10 @@ class Written:
     version: NewVersion | StoredVersion
 
 
+MPI_AGENT = "Accord master patient index"
+LIFECYCLE = "http://terminology.hl7.org/CodeSystem/iso-21089-lifecycle"
+
+
 class _Writer:
     """Collects the versions of one database transaction and writes them at once."""
 
@@ -466,12 +470,38 @@ class _Writer:
         peers = self._match(resource_id, resource)
         written = Written(status, self._version("Patient", resource_id, resource, current, method))
         link_sql.set_links(self.g.tx.conn, resource_id, stated_links(resource))
+        changed: list[Written | None] = [written]
         for peer in peers:
             # the link stated here already joins them; the peer's own statement of it
             # waits for no one (its writer may be matching this Patient right now)
             if self.g.tx.try_lock(f"Patient/{peer}"):
-                self.relink(peer, resource_id, "seealso", {})
+                changed.append(self.relink(peer, resource_id, "seealso", {}))
+        if peers:
+            self.provenance("link", changed, MPI_AGENT)
         return written
+
+    def provenance(self, activity: str, changed: list[Written | None], who: str) -> None:
+        """A Provenance for a change of Patient links: which versions, what kind, who."""
+        targets = [
+            {"reference": f"Patient/{x.version.resource_id}/_history/{x.version.version_id}"}
+            for x in changed
+            if x is not None
+        ]
+        if not targets:
+            return
+        agents = [{"who": {"display": who}}]
+        if who == MPI_AGENT:
+            agents[0]["onBehalfOf"] = {"display": self.ctx.source}
+        self.create(
+            "Provenance",
+            {
+                "resourceType": "Provenance",
+                "target": targets,
+                "recorded": self.instant,
+                "activity": {"coding": [{"system": LIFECYCLE, "code": activity}]},
+                "agent": agents,
+            },
+        )
 
     def _match(self, patient_id: str, patient: dict[str, Any]) -> list[str]:
         """Match a Patient against the index: state links to automatic matches, queue the
@@ -533,11 +563,14 @@ class _Writer:
                 patient.pop(key, None)
             else:
                 patient[key] = value
+        # a link changes who the record is joined to, not where it came from: the
+        # version keeps its meta.source, and a Provenance says who changed the links
         matching, self.matching = self.matching, False
+        ctx, self.ctx = self.ctx, replace(self.ctx, source=current.source or self.ctx.source)
         try:
             return self.update("Patient", patient_id, patient, current=current)
         finally:
-            self.matching = matching
+            self.matching, self.ctx = matching, ctx
 
     def update_many(self, resources: list[dict[str, Any]]) -> list[Written]:
         """Updates of many resources: one lock statement and a few reads for all of them."""
