@@ -167,14 +167,14 @@ class Record:
 class Population:
     """Draws people and their registrations from one seeded random generator."""
 
-    def __init__(self, seed: int) -> None:
+    def __init__(self, seed: int, postcodes: int = 3000) -> None:
         self.rng = random.Random(seed)
         self.surnames = _weighted(SURNAMES)
         self.hispanic_surnames = HISPANIC_SURNAMES.split()
         self.male, self.female = _weighted(MALE), _weighted(FEMALE)
         self.hmale, self.hfemale = _weighted(HISPANIC_MALE), _weighted(HISPANIC_FEMALE)
         self.streets = STREETS.split()
-        self.postcodes = [f"{self.rng.randrange(10000, 99999)}" for _ in range(3000)]
+        self.postcodes = [f"{self.rng.randrange(10000, 99999)}" for _ in range(postcodes)]
         self.used_ssn: set[str] = set()
         self.count = 0
 

@@ -81,7 +81,7 @@ LEVELS: dict[str, dict[str, tuple[float, float]]] = {
         "exact": (0.91, 0.00005),
         "swapped": (0.016, 0.00001),
         "typo": (0.07, 0.001),
-        "partial": (0.01, 0.012),
+        "partial": (0.95, 0.012),  # given one date is a year or month only: P(years agree)
         "differ": (0.003, 0.999),
     },
     "sex": {"same": (0.98, 0.5), "differ": (0.02, 0.5)},

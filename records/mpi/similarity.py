@@ -18,7 +18,7 @@ __all__ = ["jaro_winkler", "one_typo_apart", "soundex"]
 
 
 def jaro_winkler(a: str, b: str) -> float:
-    """Jaro-Winkler similarity in [0, 1] (prefix scale 0.1, prefix of at most 4)."""
+    """Jaro-Winkler similarity in [0, 1]: prefix scale 0.1, prefix of at most 4, boost above 0.7."""
     return float(JaroWinkler.similarity(a, b))
 
 
