@@ -32,9 +32,9 @@ from mpi_data import Person, Population
 from sqlalchemy import Engine, text
 
 from records.mpi import DEFAULT_THRESHOLDS, Demographics, blocking_keys, demographics
-from records.mpi.matcher import find_matches
+from records.mpi.matcher import MAX_CANDIDATES, MAX_PER_KEY, find_matches
 from records.storage import StoreTransaction, make_engine
-from records.storage.mpi_sql import insert_entries
+from records.storage.mpi_sql import candidates, insert_entries
 
 TARGET_P50_MS = 5.0
 BATCH = 20_000
@@ -66,6 +66,8 @@ def build(engine: Engine, population: Population, count: int, keep: set[int]) ->
         rows += _flush(conn, batch, copy)
         with conn.begin():
             conn.execute(text("ANALYZE"))
+        if not copy:  # fold the build's write-ahead log into the database before reading
+            conn.connection.driver_connection.execute("PRAGMA wal_checkpoint(TRUNCATE)")
     elapsed = time.perf_counter() - started
     print(
         f"index: {count:,} patients, {rows:,} blocking keys ({rows / count:.1f} each), "
@@ -136,8 +138,16 @@ def measure(
         out = io.StringIO()
         pstats.Stats(profiler, stream=out).sort_stats("cumulative").print_stats(25)
         print(out.getvalue())
+    with engine.connect() as conn:  # untimed: how many patients each query compared
+        counts = [
+            len(candidates(conn, sorted(blocking_keys(d)), pid, MAX_PER_KEY, MAX_CANDIDATES))
+            for pid, d, _ in queries
+        ]
     known = sum(k for _, _, k in queries)
     return {
+        "candidates_mean": sum(counts) / len(counts),
+        "candidates_p95": percentile(counts, 95),
+        "candidates_max": max(counts),
         "p50": percentile(times, 50),
         "p95": percentile(times, 95),
         "p99": percentile(times, 99),
@@ -171,6 +181,10 @@ def main(argv: list[str] | None = None) -> int:
         f"find_matches, {len(queries):,} incoming patients on {args.patients:,}: "
         f"p50 {figures['p50']:.2f} ms, p95 {figures['p95']:.2f} ms, p99 {figures['p99']:.2f} ms, "
         f"max {figures['max']:.2f} ms"
+    )
+    print(
+        f"candidates compared per query: mean {figures['candidates_mean']:.1f}, "
+        f"p95 {figures['candidates_p95']}, max {figures['candidates_max']}"
     )
     print(
         f"registrations of indexed people: {figures['found']:.1%} matched "

@@ -8,21 +8,24 @@ negative for disagreement, zero when either side lacks the field. Summed over
 independent fields, the total is the log-likelihood ratio of "same person".
 
 Where the numbers come from. ``u`` is the chance of agreement between two
-random people: 1 in ~30,000 for a full birth date (85 years of birthdays), 1
-in 2 for sex, 1 in ~500 for a family name, 1 in ~100 for a given name (the
-commonest ones are far more frequent: that is what the review band is for),
+random people: 1 in ~20,000 for a full birth date (94 years of birthdays), 1
+in 2 for sex, 1 in ~250 for a family name, 1 in ~90 for a given name (the
+commonest are far more frequent: namesakes are what the review band is for),
 and practically never for a phone, an e-mail or a street address. ``m`` is one
-minus the error rates of registration data: about 5% of surnames differ
-between two records of one person (typos, marriage), 2-4% of birth dates have
-a keying error or a day/month swap, a third of people move or change phone
-numbers between two encounters. ``bench/mpi_quality_bench.py --fit`` measures
-both on labelled synthetic data (seed 1, never the reporting seed); the table
-below is that fit, rounded.
+minus the error rates of registration data, per pair of records of one
+person: one surname in seven differs (a typo, a marriage, a double surname cut
+short), one birth date in eleven has a keying error or a day/month swap, one
+pair in seven is from before and after a move or a new phone number.
+``bench/mpi_quality_bench.py --fit`` measures both on labelled synthetic data
+(seed 1, never the reporting seed); the table below is that fit, rounded,
+except where real data has errors the generator does not make: there a
+conservative guess (0.3% of birth dates wrong beyond a typo, a fifth of
+e-mail addresses changed, a year-only birth date).
 
 Two rules override the sum, because Fellegi-Sunter assumes fields independent
 and families break the assumption: twins share surname, birth date, address
-and phone; a father and his junior share name, address and phone. So first given
-names that differ outright (no typo, nickname or initial explains it; a
+and phone; a father and his junior share name, address and phone. So first
+given names that differ outright (no typo, nickname or initial explains it; a
 shared middle name does not, twins often have one) or a birth date that
 differs beyond a typo or a swap *withholds* an automatic link: the pair goes
 to review if its score earns it, never straight to link.
@@ -31,7 +34,7 @@ Strong identifiers. Sharing an identifier (same system and value) links
 deterministically, unless the records contradict it by the same two rules:
 a newborn registered on the mother's insurance number, twins on one family
 policy, a number typed into the wrong chart. Then the identifier counts only
-as heavy evidence (+22) and a reviewer decides. A differing sex alone does not
+as heavy evidence (+23) and a reviewer decides. A differing sex alone does not
 contradict an identifier: it is a common entry error, and it changes. Two
 different values of a national identifier (one per person for life, e.g. a
 US SSN) are strong evidence against; different record numbers of one
