@@ -18,6 +18,17 @@ INTERACTIONS = [
     "create",
     "search-type",
 ]
+OPERATIONS: dict[str, list[dict[str, str]]] = {
+    "Patient": [
+        {
+            "name": "everything",
+            "definition": "http://hl7.org/fhir/OperationDefinition/Patient-everything",
+            "documentation": "GET or POST; the patient and every linked patient; _type, _since,"
+            " start, end (care dates), _count; one entry per fact, other sources in"
+            " Bundle.entry.extension (https://accord.example/fhir/StructureDefinition/also-source)",
+        }
+    ],
+}
 DOCUMENTATION = {
     "token": "[system]|[code]; modifiers :not :missing",
     "string": "case- and accent-insensitive prefix; modifiers :exact :contains :missing",
@@ -54,6 +65,7 @@ def capability_statement(base: str) -> dict[str, Any]:
                 "conditionalRead": "not-supported",
                 "referencePolicy": ["literal", "local"],
                 "searchParam": params,
+                **({"operation": OPERATIONS[resource_type]} if resource_type in OPERATIONS else {}),
             }
         )
     return {

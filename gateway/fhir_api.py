@@ -15,6 +15,7 @@ from gateway.http import fhir_response, json_body
 from records import interactions as fhir
 from records.access import Repository
 from records.errors import NotAcceptable
+from records.everything import everything, parameters_from_body
 
 __all__ = ["blueprint"]
 
@@ -137,6 +138,15 @@ def type_history(resource_type: str) -> Response:
     return _reply(fhir.history(repo, ctx, resource_type, None, _params()))
 
 
+def patient_everything(resource_id: str) -> Response:
+    """Patient/$everything: the unified record of a patient and every linked patient."""
+    repo, ctx = _context()
+    params = _params()
+    if request.method == "POST":
+        params += parameters_from_body(json_body(request))
+    return _reply(everything(repo, ctx, resource_id, params))
+
+
 def instance_read(resource_type: str, resource_id: str) -> Response:
     repo, ctx = _context()
     return _reply(fhir.read(repo, ctx, resource_type, resource_id))
@@ -190,6 +200,8 @@ ROUTES: list[tuple[str, str, Callable[..., Any]]] = [
     ("GET", "/<resource_type>/<resource_id>/_history", instance_history),
     ("GET", "/<resource_type>/<resource_id>/_history/<version_id>", instance_vread),
     ("GET", "/<resource_type>/<resource_id>/_history/<version_id>/$verify", instance_verify),
+    ("GET", "/Patient/<resource_id>/$everything", patient_everything),
+    ("POST", "/Patient/<resource_id>/$everything", patient_everything),
 ]
 
 for method, path, view in ROUTES:
