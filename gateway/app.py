@@ -7,7 +7,7 @@ from typing import Any
 
 from flask import Flask, Response, current_app, request
 
-from gateway import fhir_api, ingest_api, ledger_api
+from gateway import fhir_api, ingest_api, ledger_api, mpi_api
 from gateway.anchoring import TaskRequests
 from gateway.http import install_error_handlers
 from records.access import AccessPolicy, AllowAll
@@ -59,6 +59,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     app.register_blueprint(fhir_api.blueprint, url_prefix="/fhir")
     app.register_blueprint(ledger_api.blueprint, url_prefix="/ledger")
     app.register_blueprint(ingest_api.blueprint, url_prefix="/ingest")
+    app.register_blueprint(mpi_api.blueprint, url_prefix="/mpi")
     install_error_handlers(app)
 
     @app.after_request

@@ -37,8 +37,15 @@ def serve(host: str, port: int, workers: int) -> None:
 
 @main.command()
 @click.option("--concurrency", default=2, show_default=True, type=int)
-@click.option("--pool", default="prefork", show_default=True, type=click.Choice(["prefork", "solo", "threads"]))
-@click.option("--beat", is_flag=True, help="also run the beat schedule (the anchoring and ingest sweeps)")
+@click.option(
+    "--pool",
+    default="prefork",
+    show_default=True,
+    type=click.Choice(["prefork", "solo", "threads"]),
+)
+@click.option(
+    "--beat", is_flag=True, help="also run the beat schedule (the anchoring and ingest sweeps)"
+)
 def worker(concurrency: int, pool: str, beat: bool) -> None:
     """Run a Celery worker on the broker at REDIS_URL (conversion, anchoring, sweeps)."""
     from records.settings import Settings
@@ -46,7 +53,9 @@ def worker(concurrency: int, pool: str, beat: bool) -> None:
 
     settings = Settings()
     if not settings.redis_url:
-        raise click.UsageError("REDIS_URL is not set: without a broker, tasks run inside the gateway")
+        raise click.UsageError(
+            "REDIS_URL is not set: without a broker, tasks run inside the gateway"
+        )
     app = make_celery(settings.redis_url)
     argv = ["worker", "--loglevel=INFO", f"--concurrency={concurrency}", f"--pool={pool}"]
     app.worker_main([*argv, "--beat"] if beat else argv)

@@ -16,6 +16,7 @@ from records import interactions as fhir
 from records.access import Repository
 from records.errors import NotAcceptable
 from records.everything import everything, parameters_from_body
+from records.linking import thresholds
 
 __all__ = ["blueprint"]
 
@@ -39,7 +40,8 @@ def _base() -> str:
     )
 
 
-def _context() -> tuple[Repository, fhir.Context]:
+def request_context() -> tuple[Repository, fhir.Context]:
+    """The repository and interaction context of the current request."""
     from gateway.app import accord
 
     _check_accept()
@@ -53,7 +55,7 @@ def _context() -> tuple[Repository, fhir.Context]:
         if key == "return" and value in ("minimal", "representation", "OperationOutcome"):
             returns = value
     source = f"urn:accord:principal:{principal.subject}"
-    return repo, fhir.Context(_base(), source, returns)
+    return repo, fhir.Context(_base(), source, returns, thresholds(ext.settings))
 
 
 def _check_accept() -> None:
@@ -89,22 +91,22 @@ def _capability_bytes(base: str) -> bytes:
 
 
 def system_bundle() -> Response:
-    repo, ctx = _context()
+    repo, ctx = request_context()
     return _reply(fhir.process_bundle(repo, ctx, json_body(request)))
 
 
 def system_history() -> Response:
-    repo, ctx = _context()
+    repo, ctx = request_context()
     return _reply(fhir.history(repo, ctx, None, None, _params()))
 
 
 def type_search(resource_type: str) -> Response:
-    repo, ctx = _context()
+    repo, ctx = request_context()
     return _reply(fhir.search(repo, ctx, resource_type, _params()))
 
 
 def type_search_post(resource_type: str) -> Response:
-    repo, ctx = _context()
+    repo, ctx = request_context()
     if request.mimetype != "application/x-www-form-urlencoded":
         from records.errors import UnsupportedMediaType
 
@@ -114,13 +116,13 @@ def type_search_post(resource_type: str) -> Response:
 
 
 def type_create(resource_type: str) -> Response:
-    repo, ctx = _context()
+    repo, ctx = request_context()
     body = json_body(request)
     return _reply(fhir.create(repo, ctx, resource_type, body, request.headers.get("If-None-Exist")))
 
 
 def type_conditional_update(resource_type: str) -> Response:
-    repo, ctx = _context()
+    repo, ctx = request_context()
     body = json_body(request)
     condition = request.query_string.decode()
     if not condition:
@@ -134,13 +136,13 @@ def type_conditional_update(resource_type: str) -> Response:
 
 
 def type_history(resource_type: str) -> Response:
-    repo, ctx = _context()
+    repo, ctx = request_context()
     return _reply(fhir.history(repo, ctx, resource_type, None, _params()))
 
 
 def patient_everything(resource_id: str) -> Response:
     """Patient/$everything: the unified record of a patient and every linked patient."""
-    repo, ctx = _context()
+    repo, ctx = request_context()
     params = _params()
     if request.method == "POST":
         params += parameters_from_body(json_body(request))
@@ -148,12 +150,12 @@ def patient_everything(resource_id: str) -> Response:
 
 
 def instance_read(resource_type: str, resource_id: str) -> Response:
-    repo, ctx = _context()
+    repo, ctx = request_context()
     return _reply(fhir.read(repo, ctx, resource_type, resource_id))
 
 
 def instance_update(resource_type: str, resource_id: str) -> Response:
-    repo, ctx = _context()
+    repo, ctx = request_context()
     body = json_body(request)
     return _reply(
         fhir.update(repo, ctx, resource_type, resource_id, body, request.headers.get("If-Match"))
@@ -161,17 +163,17 @@ def instance_update(resource_type: str, resource_id: str) -> Response:
 
 
 def instance_delete(resource_type: str, resource_id: str) -> Response:
-    repo, ctx = _context()
+    repo, ctx = request_context()
     return _reply(fhir.delete(repo, ctx, resource_type, resource_id))
 
 
 def instance_history(resource_type: str, resource_id: str) -> Response:
-    repo, ctx = _context()
+    repo, ctx = request_context()
     return _reply(fhir.history(repo, ctx, resource_type, resource_id, _params()))
 
 
 def instance_vread(resource_type: str, resource_id: str, version_id: str) -> Response:
-    repo, ctx = _context()
+    repo, ctx = request_context()
     return _reply(fhir.vread(repo, ctx, resource_type, resource_id, version_id))
 
 
@@ -180,12 +182,30 @@ def instance_verify(resource_type: str, resource_id: str, version_id: str) -> Re
     from gateway.ledger_api import signer
     from records.transparency import verify_version
 
-    repo, _ = _context()
+    repo, _ = request_context()
     body = verify_version(repo, signer().verifier, resource_type, resource_id, version_id)
     return fhir_response(200, body)
 
 
+def patient_merge() -> Response:
+    """Patient/$merge: the source Patient becomes inactive and replaced-by the target."""
+    from records import identity
+
+    repo, ctx = request_context()
+    return _reply(identity.merge(repo, ctx, json_body(request)))
+
+
+def patient_unmerge() -> Response:
+    """Patient/$unmerge: undo a merge or link; the pair is never linked automatically again."""
+    from records import identity
+
+    repo, ctx = request_context()
+    return _reply(identity.unmerge(repo, ctx, json_body(request)))
+
+
 ROUTES: list[tuple[str, str, Callable[..., Any]]] = [
+    ("POST", "/Patient/$merge", patient_merge),
+    ("POST", "/Patient/$unmerge", patient_unmerge),
     ("GET", "/metadata", metadata),
     ("POST", "/", system_bundle),
     ("GET", "/_history", system_history),

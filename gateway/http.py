@@ -90,7 +90,13 @@ def install_error_handlers(app: Flask) -> None:
         app.logger.warning("database unavailable on %s %s: %s", request.method, request.path, exc)
         outcome = {
             "resourceType": "OperationOutcome",
-            "issue": [{"severity": "error", "code": "transient", "diagnostics": "The database is unavailable; nothing was stored. Retry."}],
+            "issue": [
+                {
+                    "severity": "error",
+                    "code": "transient",
+                    "diagnostics": "The database is unavailable; nothing was stored. Retry.",
+                }
+            ],
         }
         return fhir_response(503, orjson.dumps(outcome), {"Retry-After": "1"})
 
