@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
-from sqlalchemy import Connection, func, select, update
+from sqlalchemy import Connection, bindparam, func, select, update
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
@@ -18,7 +19,9 @@ __all__ = [
     "load_message",
     "load_messages",
     "mark_message",
+    "mark_messages",
     "pending_ids",
+    "pending_sizes",
     "source_for_token",
 ]
 
@@ -57,18 +60,27 @@ def source_for_token(conn: Connection, token_sha256: str) -> str | None:
 
 def insert_message(conn: Connection, row: dict[str, Any]) -> tuple[int, bool]:
     """Store a raw message; (id, duplicate). The same bytes from the same source are stored once."""
-    insert = postgresql_insert if conn.dialect.name == "postgresql" else sqlite_insert
-    new_id = conn.execute(
-        insert(m).values(**row).on_conflict_do_nothing().returning(m.c.id)
-    ).scalar()
+    new_id = conn.execute(_insert_statement(conn.dialect.name), row).scalar()
     if new_id is not None:
         return int(new_id), False
-    existing = conn.execute(
-        select(m.c.id).where(
-            m.c.source == row["source"], m.c.kind == row["kind"], m.c.sha256 == row["sha256"]
-        )
-    ).scalar_one()
+    existing = conn.execute(_EXISTING, row).scalar_one()
     return int(existing), True
+
+
+@functools.cache
+def _insert_statement(dialect: str) -> Any:
+    """Built once per dialect: constructing and compiling it per message cost more than
+    the insert (an MLLP listener answers each message only after this)."""
+    insert = postgresql_insert if dialect == "postgresql" else sqlite_insert
+    values: dict[str, Any] = {c.name: bindparam(c.name) for c in m.columns if c.name != "id"}
+    return insert(m).values(values).on_conflict_do_nothing().returning(m.c.id)
+
+
+_EXISTING = select(m.c.id).where(
+    m.c.source == bindparam("source"),
+    m.c.kind == bindparam("kind"),
+    m.c.sha256 == bindparam("sha256"),
+)
 
 
 def load_message(conn: Connection, message_id: int) -> Any:
@@ -91,6 +103,37 @@ def mark_message(
         .where(m.c.id == message_id)
         .values(status=status, error=error, summary=summary, attempts=m.c.attempts + 1)
     )
+
+
+def mark_messages(conn: Connection, marks: list[tuple[int, str, str | None, str | None]]) -> None:
+    """:func:`mark_message` for many messages, ``(id, status, error, summary)`` each, at once."""
+    if not marks:
+        return
+    conn.execute(
+        update(m)
+        .where(m.c.id == bindparam("mid"))
+        .values(
+            status=bindparam("st"),
+            error=bindparam("err"),
+            summary=bindparam("sm"),
+            attempts=m.c.attempts + 1,
+        ),
+        [
+            {"mid": i, "st": status, "err": error, "sm": summary}
+            for i, status, error, summary in marks
+        ],
+    )
+
+
+def pending_sizes(conn: Connection, limit: int) -> list[tuple[int, int]]:
+    """The oldest messages waiting to be converted: (id, body size in bytes)."""
+    rows = conn.execute(
+        select(m.c.id, func.length(m.c.body))
+        .where(m.c.status == "received")
+        .order_by(m.c.id)
+        .limit(limit)
+    )
+    return [(int(i), int(size or 0)) for i, size in rows]
 
 
 def pending_ids(conn: Connection, limit: int) -> list[int]:

@@ -8,13 +8,27 @@ transaction-scoped advisory locks.
 
 from __future__ import annotations
 
+import functools
 import hashlib
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-from sqlalchemy import Connection, Engine, and_, bindparam, func, select, text, update
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Connection,
+    Engine,
+    Float,
+    Integer,
+    LargeBinary,
+    Table,
+    bindparam,
+    func,
+    select,
+    text,
+)
 from sqlalchemy.exc import DBAPIError, IntegrityError
 
 from ledger.log import MerkleLog
@@ -75,14 +89,31 @@ _VERSION_COLUMNS = (
 
 
 # Built once: the read path is the hottest in the gateway.
+#
+# The current version is the one with the highest versionId (a new version
+# retires its predecessor in the same transaction). It is looked up through the
+# unique (type, id, versionId) index, walked backwards: filtering on
+# ``superseded_seq IS NULL`` instead lets the planner pick ix_version_current
+# whenever it has no statistics yet (a new database, a bulk load before
+# autovacuum's ANALYZE; SQLite always), and that scans every current version
+# of the type: 20 ms a lookup at 50,000 Observations instead of 0.03 ms.
 _CURRENT = (
-    select(*_VERSION_COLUMNS)
-    .where(
-        rv.c.resource_type == bindparam("t"),
-        rv.c.resource_id == bindparam("i"),
-        rv.c.superseded_seq.is_(None),
-    )
+    select(*_VERSION_COLUMNS, rv.c.superseded_seq)
+    .where(rv.c.resource_type == bindparam("t"), rv.c.resource_id == bindparam("i"))
+    .order_by(rv.c.version_id.desc())
     .limit(1)
+)
+_COLUMN_NAMES = ", ".join(c.name for c in _VERSION_COLUMNS)
+# Many at once, PostgreSQL: one backward index probe per id, a single round trip.
+_CURRENT_MANY_PG = text(
+    f"SELECT v.* FROM unnest(CAST(:ids AS text[])) AS k(id) CROSS JOIN LATERAL"
+    f" (SELECT {_COLUMN_NAMES}, superseded_seq FROM {rv.name}"
+    f" WHERE resource_type = :t AND resource_id = k.id ORDER BY version_id DESC LIMIT 1) AS v"
+)
+# SQLite: the unary + keeps superseded_seq out of index selection (see above).
+_CURRENT_MANY_SQLITE = (
+    f"SELECT {_COLUMN_NAMES} FROM {rv.name} WHERE resource_type = ? AND resource_id IN ({{}})"
+    " AND +superseded_seq IS NULL"
 )
 _VERSION = select(*_VERSION_COLUMNS).where(
     rv.c.resource_type == bindparam("t"),
@@ -109,6 +140,56 @@ def _lock_id(key: str) -> int:
     return int.from_bytes(hashlib.sha256(key.encode()).digest()[:8], "big", signed=True)
 
 
+# Writes of at most this many rows use plain INSERTs; larger ones COPY (PostgreSQL).
+_SMALL = 50
+_UNIQUE_VIOLATION = "23505"
+_VERSION_INSERT = (
+    "seq",
+    "resource_type",
+    "resource_id",
+    "version_id",
+    "last_updated",
+    "method",
+    "deleted",
+    "data",
+    "source",
+)
+_INDEX_COLUMNS = {
+    kind: tuple(c.name for c in table.columns) for kind, table in INDEX_TABLES.items()
+}
+_RESERVE_PG = text(
+    "SELECT nextval(s) FROM (SELECT CAST(pg_get_serial_sequence('resource_version', 'seq')"
+    " AS regclass) AS s) AS q, generate_series(1, :n)"
+)
+_RETIRE_PG = text(
+    "UPDATE resource_version AS rv SET superseded_seq = r.new"
+    " FROM unnest(CAST(:old AS bigint[]), CAST(:new AS bigint[])) AS r(old, new)"
+    " WHERE rv.seq = r.old AND rv.superseded_seq IS NULL"
+)
+_RETIRE = "UPDATE resource_version SET superseded_seq = ? WHERE seq = ? AND superseded_seq IS NULL"
+
+
+@functools.cache
+def _copy_types(table: Table, columns: tuple[str, ...]) -> list[str]:
+    """PostgreSQL type names for a binary COPY of ``columns`` (they must match exactly)."""
+    names = []
+    for name in columns:
+        kind = table.c[name].type
+        if isinstance(kind, BigInteger):
+            names.append("int8")
+        elif isinstance(kind, Integer):
+            names.append("int4")
+        elif isinstance(kind, Boolean):
+            names.append("bool")
+        elif isinstance(kind, Float):
+            names.append("float8")
+        elif isinstance(kind, LargeBinary):
+            names.append("bytea")
+        else:
+            names.append("text")
+    return names
+
+
 class StoreTransaction:
     """Reads and writes inside one database transaction."""
 
@@ -120,26 +201,30 @@ class StoreTransaction:
     def current(self, resource_type: str, resource_id: str) -> StoredVersion | None:
         """The latest version (possibly a delete tombstone), or None if never written."""
         row = self.conn.execute(_CURRENT, {"t": resource_type, "i": resource_id}).first()
-        return _row(row) if row else None
+        return _row(row) if row and row.superseded_seq is None else None
 
     def current_many(self, keys: Sequence[tuple[str, str]]) -> dict[tuple[str, str], StoredVersion]:
-        """Current versions of many resources, a few queries for all (feeds store thousands)."""
+        """Current versions of many resources, one query per type (feeds store thousands)."""
         found: dict[tuple[str, str], StoredVersion] = {}
         by_type: dict[str, list[str]] = {}
         for resource_type, resource_id in keys:
             by_type.setdefault(resource_type, []).append(resource_id)
         for resource_type, ids in by_type.items():
-            for start in range(0, len(ids), 500):
-                rows = self.conn.execute(
-                    select(*_VERSION_COLUMNS).where(
-                        rv.c.resource_type == resource_type,
-                        rv.c.resource_id.in_(ids[start : start + 500]),
-                        rv.c.superseded_seq.is_(None),
-                    )
-                )
-                for row in rows:
-                    version = _row(row)
-                    found[(version.resource_type, version.resource_id)] = version
+            if self.dialect == "postgresql":
+                rows: Iterable[Any] = [
+                    row
+                    for row in self.conn.execute(_CURRENT_MANY_PG, {"t": resource_type, "ids": ids})
+                    if row.superseded_seq is None
+                ]
+            else:
+                rows = []
+                for start in range(0, len(ids), 500):
+                    chunk = ids[start : start + 500]
+                    sql = _CURRENT_MANY_SQLITE.format(", ".join("?" * len(chunk)))
+                    rows += self.conn.exec_driver_sql(sql, (resource_type, *chunk)).all()
+            for row in rows:
+                version = _row(row)
+                found[(version.resource_type, version.resource_id)] = version
         return found
 
     def lock_many(self, keys: Sequence[str]) -> None:
@@ -207,60 +292,113 @@ class StoreTransaction:
 
         Returns the new sequence numbers. Raises :class:`DuplicateVersion` when a
         concurrent writer created the same version first.
+
+        A feed group writes ~20 rows a resource (the version, its index rows,
+        ledger entry and fact keys) for thousands of resources: on PostgreSQL
+        large writes reserve their sequence numbers in one statement and COPY
+        every table; small ones (an API write) keep to a few INSERTs.
         """
         if not versions:
             return []
-        rows = [
-            {
-                "resource_type": v.resource_type,
-                "resource_id": v.resource_id,
-                "version_id": v.version_id,
-                "last_updated": v.last_updated,
-                "method": v.method,
-                "deleted": v.data is None,
-                "data": v.data,
-                "source": v.source,
-            }
-            for v in versions
-        ]
         try:
-            result = self.conn.execute(
-                rv.insert().returning(rv.c.seq, sort_by_parameter_order=True), rows
-            )
-            seqs = [int(r[0]) for r in result]
+            seqs = self._insert_versions(versions)
         except IntegrityError as exc:
             raise DuplicateVersion(str(exc.orig)) from exc
+        except DBAPIError:
+            raise
+        except Exception as exc:  # COPY runs on the driver's cursor: its errors are not wrapped
+            if getattr(exc, "sqlstate", None) == _UNIQUE_VIOLATION:
+                raise DuplicateVersion(str(exc)) from exc
+            raise
         retire = [
-            {"old": v.previous_seq, "new": seq}
+            (v.previous_seq, seq)
             for v, seq in zip(versions, seqs, strict=True)
             if v.previous_seq is not None
         ]
         if retire:
-            self.conn.execute(
-                update(rv)
-                .where(and_(rv.c.seq == bindparam("old"), rv.c.superseded_seq.is_(None)))
-                .values(superseded_seq=bindparam("new")),
-                retire,
-            )
-        self._index(versions, seqs)
-        outbox = [
-            {"version_seq": seq, "entry": v.entry}
-            for v, seq in zip(versions, seqs, strict=True)
-            if v.entry is not None
-        ]
-        if outbox:
-            self.conn.execute(ledger_outbox.insert(), outbox)
-        facts = [
-            {"seq": seq, "key": key}
-            for v, seq in zip(versions, seqs, strict=True)
-            for key in v.facts or ()
-        ]
-        if facts:
-            if self.dialect == "postgresql" and len(facts) > 50:
-                self._copy(fact_key.name, facts)
+            if self.dialect == "postgresql":
+                self.conn.execute(
+                    _RETIRE_PG,
+                    {"old": [old for old, _ in retire], "new": [new for _, new in retire]},
+                )
             else:
-                self.conn.execute(fact_key.insert(), facts)
+                self.conn.exec_driver_sql(_RETIRE, [(new, old) for old, new in retire])
+        self._index(versions, seqs)
+        self._insert(
+            ledger_outbox,
+            ("version_seq", "entry"),
+            [(seq, v.entry) for v, seq in zip(versions, seqs, strict=True) if v.entry is not None],
+        )
+        self._insert(
+            fact_key,
+            ("seq", "key"),
+            [(seq, key) for v, seq in zip(versions, seqs, strict=True) for key in v.facts or ()],
+        )
         return seqs
+
+    def _insert_versions(self, versions: Sequence[NewVersion]) -> list[int]:
+        if self.dialect == "postgresql" and len(versions) <= _SMALL:
+            rows = [
+                {
+                    "resource_type": v.resource_type,
+                    "resource_id": v.resource_id,
+                    "version_id": v.version_id,
+                    "last_updated": v.last_updated,
+                    "method": v.method,
+                    "deleted": v.data is None,
+                    "data": v.data,
+                    "source": v.source,
+                }
+                for v in versions
+            ]
+            result = self.conn.execute(
+                rv.insert().returning(rv.c.seq, sort_by_parameter_order=True), rows
+            )
+            return [int(r[0]) for r in result]
+        seqs = self._reserve(len(versions))
+        self._insert(
+            rv,
+            _VERSION_INSERT,
+            [
+                (
+                    seq,
+                    v.resource_type,
+                    v.resource_id,
+                    v.version_id,
+                    v.last_updated,
+                    v.method,
+                    v.data is None,
+                    v.data,
+                    v.source,
+                )
+                for v, seq in zip(versions, seqs, strict=True)
+            ],
+        )
+        return seqs
+
+    def _reserve(self, n: int) -> list[int]:
+        """``n`` new sequence numbers, ascending, for rows inserted with their seq given."""
+        if self.dialect == "postgresql":
+            rows = self.conn.execute(_RESERVE_PG, {"n": n})
+            return sorted(int(r[0]) for r in rows)
+        # SQLite gives a new rowid max(rowid) + 1; a write transaction holds the
+        # database lock from its first statement (BEGIN IMMEDIATE), so nobody else can.
+        top = int(self.conn.execute(select(func.coalesce(func.max(rv.c.seq), 0))).scalar_one())
+        return list(range(top + 1, top + 1 + n))
+
+    def _insert(self, table: Table, columns: Sequence[str], rows: list[tuple[Any, ...]]) -> None:
+        """Insert plain tuples: COPY for many rows on PostgreSQL, else one executemany."""
+        if not rows:
+            return
+        if self.dialect == "postgresql" and len(rows) > _SMALL:
+            self._copy(table, columns, rows)
+            return
+        mark = "?" if self.conn.dialect.paramstyle == "qmark" else "%s"
+        self.conn.exec_driver_sql(
+            f"INSERT INTO {table.name} ({', '.join(columns)})"
+            f" VALUES ({', '.join([mark] * len(columns))})",
+            rows,
+        )
 
     # -- the ledger outbox -----------------------------------------------------
     def pending_entries(self, limit: int) -> list[tuple[int, bytes]]:
@@ -293,46 +431,54 @@ class StoreTransaction:
         return MerkleLog(SQLLedgerStore(self.conn))
 
     def _index(self, versions: Sequence[NewVersion], seqs: Sequence[int]) -> None:
-        batches: dict[str, list[dict[str, Any]]] = {kind: [] for kind in INDEX_TABLES}
+        token: list[tuple[Any, ...]] = []
+        string: list[tuple[Any, ...]] = []
+        date: list[tuple[Any, ...]] = []
+        reference: list[tuple[Any, ...]] = []
+        number: list[tuple[Any, ...]] = []
+        quantity: list[tuple[Any, ...]] = []
+        uri: list[tuple[Any, ...]] = []
         for v, seq in zip(versions, seqs, strict=True):
-            if v.index is None:
+            ix = v.index
+            if ix is None:
                 continue
-            t, ix = v.resource_type, v.index
-            base = {"seq": seq, "resource_type": t}
-            batches["token"] += [
-                {**base, "param": p, "system": s, "code": c} for p, s, c in ix.tokens
-            ]
-            batches["string"] += [{**base, "param": p, "value": s} for p, s in ix.strings]
-            batches["date"] += [
-                {**base, "param": p, "low": lo, "high": hi} for p, lo, hi in ix.dates
-            ]
-            batches["reference"] += [
-                {**base, "param": p, "target_type": rt, "target_id": ri}
-                for p, rt, ri in ix.references
-            ]
-            batches["number"] += [{**base, "param": p, "value": n} for p, n in ix.numbers]
-            batches["quantity"] += [
-                {**base, "param": p, "value": n, "system": s, "code": c}
-                for p, n, s, c in ix.quantities
-            ]
-            batches["uri"] += [{**base, "param": p, "value": u} for p, u in ix.uris]
-        for kind, batch in batches.items():
-            if not batch:
-                continue
-            if self.dialect == "postgresql" and len(batch) > 50:
-                self._copy(INDEX_TABLES[kind].name, batch)
-            else:
-                self.conn.execute(INDEX_TABLES[kind].insert(), batch)
+            t = v.resource_type
+            if ix.tokens:
+                token += [(seq, t, p, s, c) for p, s, c in ix.tokens]
+            if ix.strings:
+                string += [(seq, t, p, s) for p, s in ix.strings]
+            if ix.dates:
+                date += [(seq, t, p, lo, hi) for p, lo, hi in ix.dates]
+            if ix.references:
+                reference += [(seq, t, p, rt, ri) for p, rt, ri in ix.references]
+            if ix.numbers:
+                number += [(seq, t, p, n) for p, n in ix.numbers]
+            if ix.quantities:
+                quantity += [(seq, t, p, n, s, c) for p, n, s, c in ix.quantities]
+            if ix.uris:
+                uri += [(seq, t, p, u) for p, u in ix.uris]
+        for kind, rows in (
+            ("token", token),
+            ("string", string),
+            ("date", date),
+            ("reference", reference),
+            ("number", number),
+            ("quantity", quantity),
+            ("uri", uri),
+        ):
+            table = INDEX_TABLES[kind]
+            self._insert(table, _INDEX_COLUMNS[kind], rows)
 
-    def _copy(self, table: str, rows: list[dict[str, Any]]) -> None:
-        """PostgreSQL COPY, in this transaction: a feed batch writes ~15 index rows a resource,
-        and row-by-row inserts cost more than everything else together."""
-        columns = list(rows[0])
-        cursor = self.conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
-        statement = f"COPY {table} ({', '.join(columns)}) FROM STDIN"
-        with cursor.copy(statement) as copy:
+    def _copy(self, table: Table, columns: Sequence[str], rows: list[tuple[Any, ...]]) -> None:
+        """PostgreSQL binary COPY, in this transaction: a feed group writes ~20 rows a
+        resource, and row-by-row inserts cost more than everything else together."""
+        driver = self.conn.connection.driver_connection
+        statement = f"COPY {table.name} ({', '.join(columns)}) FROM STDIN (FORMAT BINARY)"
+        with driver.cursor() as cursor, cursor.copy(statement) as copy:  # type: ignore[union-attr]
+            copy.set_types(_copy_types(table, tuple(columns)))
+            write_row = copy.write_row
             for row in rows:
-                copy.write_row([row[c] for c in columns])
+                write_row(row)
 
 
 class SQLStore:
@@ -362,6 +508,21 @@ class SQLStore:
                 if attempt == 2 or not exc.connection_invalidated:
                     raise
         raise AssertionError("unreachable")
+
+    @contextmanager
+    def autocommit(self) -> Iterator[StoreTransaction]:
+        """Statements that each commit on their own, as durably as a transaction's commit.
+
+        For a write of one statement (a feed's raw message), on PostgreSQL: one round
+        trip instead of BEGIN, the statement and COMMIT. SQLite commits locally, so it
+        gets a plain write transaction.
+        """
+        if self.engine.dialect.name != "postgresql":
+            with self.write() as tx:
+                yield tx
+            return
+        with self.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+            yield StoreTransaction(conn)
 
     @contextmanager
     def write(self) -> Iterator[StoreTransaction]:
