@@ -351,6 +351,7 @@ class _Writer:
             method,
             self.ctx.source,
             data,
+            resource,
         )
         v = NewVersion(
             resource_type,

@@ -8,7 +8,6 @@ that sort lexicographically in time order.
 
 from __future__ import annotations
 
-import calendar
 import functools
 import math
 import re
@@ -18,7 +17,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from records.search.fhirpath import Evaluator, Item, compile_expression, infer_type
+from records.search.fhirpath import Evaluator, Item, compile_with_keys, infer_type
 from records.search.parameters import CORE_PARAMETERS, element_type, parameters_for, resource_types
 
 __all__ = [
@@ -82,11 +81,19 @@ _EXPECTED = "expected YYYY, YYYY-MM, YYYY-MM-DD or YYYY-MM-DDThh:mm[:ss[.f]][Z|+
 
 
 def _format(moment: datetime) -> str:
-    # strftime('%Y') does not zero-pad years below 1000 on every platform.
-    return (
-        f"{moment.year:04d}-{moment.month:02d}-{moment.day:02d}T"
-        f"{moment.hour:02d}:{moment.minute:02d}:{moment.second:02d}.{moment.microsecond:06d}"
-    )
+    # 'YYYY-MM-DDTHH:MM:SS.ffffff', years below 1000 zero-padded (strftime('%Y') does
+    # not do that on every platform; isoformat does, and is written in C).
+    return moment.isoformat(timespec="microseconds")
+
+
+_MONTH_DAYS = (31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31)
+
+
+def _days_in(year: int, month: int) -> int:
+    """calendar.monthrange(year, month)[1], without its weekday arithmetic."""
+    if month == 2 and year % 4 == 0 and (year % 100 != 0 or year % 400 == 0):
+        return 29
+    return _MONTH_DAYS[month - 1]
 
 
 def _shift(moment: datetime, offset: timedelta) -> str:
@@ -96,6 +103,7 @@ def _shift(moment: datetime, offset: timedelta) -> str:
         return DATE_MIN if offset > timedelta(0) else DATE_MAX
 
 
+@functools.lru_cache(maxsize=4096)
 def date_range(value: str) -> tuple[str, str]:
     """The UTC instants ``(low, high)`` a FHIR date, dateTime or instant stands for.
 
@@ -116,7 +124,7 @@ def date_range(value: str) -> tuple[str, str]:
     month = int(mo)
     if not 1 <= month <= 12:
         raise ValueError(f"'{value}' is not a valid date: month {mo} does not exist")
-    last = calendar.monthrange(year, month)[1]
+    last = _days_in(year, month)
     if d is None:
         return f"{y}-{mo}-01T00:00:00.000000", f"{y}-{mo}-{last:02d}T23:59:59.999999"
     if not 1 <= int(d) <= last:
@@ -167,6 +175,7 @@ _QUANTITY_TYPES = frozenset(
 )
 
 
+@functools.lru_cache(maxsize=4096)  # a feed's resources mostly point at the same few
 def _parse_reference(value: str) -> tuple[str, str] | None:
     """'Patient/1', 'https://host/fhir/Patient/1/_history/2' -> ('Patient', '1')."""
     if not value or value[0] == "#" or value.startswith("urn:"):
@@ -274,7 +283,7 @@ def _reference_handler(targets: frozenset[str]) -> _Handler:
 
     (Bundle's 'composition' is ``Bundle.entry[0].resource``, whatever that entry is.)
     """
-    return lambda code, items, out: _reference(code, items, out, targets)
+    return functools.partial(_reference, targets=targets)
 
 
 def _reference(code: str, items: list[Item], out: IndexEntries, targets: frozenset[str]) -> None:
@@ -376,10 +385,17 @@ _HANDLERS: dict[str, _Handler] = {
 }
 
 
+_Step = tuple[str, _Handler, Evaluator, frozenset[str] | None]
+
+
 @functools.cache
-def _plan(resource_type: str) -> tuple[tuple[str, _Handler, Evaluator], ...]:
-    """Compile every indexed parameter of a type once, on first use."""
-    plan: list[tuple[str, _Handler, Evaluator]] = []
+def _plan(resource_type: str) -> tuple[_Step, ...]:
+    """Compile every indexed parameter of a type once, on first use.
+
+    Each step carries the top-level keys its expression starts from (None: unknown),
+    so a resource is only walked for the parameters it can have values for.
+    """
+    plan: list[_Step] = []
     for code, param in parameters_for(resource_type).items():
         if code in CORE_PARAMETERS:
             continue
@@ -389,10 +405,28 @@ def _plan(resource_type: str) -> tuple[tuple[str, _Handler, Evaluator], ...]:
             handler = _HANDLERS[param.type]
         else:
             continue
-        plan.append(
-            (code, handler, compile_expression(param.expression, resource_type, element_type))
-        )
+        evaluate, keys = compile_with_keys(param.expression, resource_type, element_type)
+        plan.append((code, handler, evaluate, keys))
     return tuple(plan)
+
+
+# (type, the resource's top-level keys) -> the steps that can find anything in it:
+# a feed's resources mostly share a few shapes.
+_ACTIVE: dict[tuple[str, frozenset[str]], tuple[_Step, ...]] = {}
+_ACTIVE_MAX = 4096
+
+
+def _active(resource_type: str, resource: dict[str, Any]) -> tuple[_Step, ...]:
+    shape = (resource_type, frozenset(resource))
+    steps = _ACTIVE.get(shape)
+    if steps is None:
+        keys = shape[1]
+        steps = tuple(
+            step for step in _plan(resource_type) if step[3] is None or not keys.isdisjoint(step[3])
+        )
+        if len(_ACTIVE) < _ACTIVE_MAX:
+            _ACTIVE[shape] = steps
+    return steps
 
 
 def index_entries(resource: dict[str, Any]) -> IndexEntries:
@@ -404,7 +438,7 @@ def index_entries(resource: dict[str, Any]) -> IndexEntries:
     if type(resource_type) is not str or resource_type not in resource_types():
         raise ValueError(f"cannot index a resource of type {resource_type!r}")
     out = IndexEntries()
-    for code, handler, evaluate in _plan(resource_type):
+    for code, handler, evaluate, _ in _active(resource_type, resource):
         items = evaluate(resource)
         if items:
             handler(code, items, out)

@@ -31,6 +31,7 @@ __all__ = [
     "Item",
     "Unsupported",
     "compile_expression",
+    "compile_with_keys",
     "infer_type",
     "parse",
     "split_union",
@@ -849,12 +850,26 @@ def compile_expression(
     Union parts outside the subset are dropped and appended to :data:`UNSUPPORTED`, so a
     single exotic alternative does not cost the whole parameter.
     """
+    return compile_with_keys(expression, resource_type, element_type)[0]
+
+
+def compile_with_keys(
+    expression: str, resource_type: str, element_type: ElementTypeLookup | None = None
+) -> tuple[Evaluator, frozenset[str] | None]:
+    """:func:`compile_expression`, and the top-level keys the evaluator starts from.
+
+    On a resource that has none of those keys the evaluator returns nothing, so an
+    indexer may skip it without calling it (most search parameters of a type find
+    nothing in any one resource). ``None`` when that cannot be told: always call it.
+    """
     compiler = _Compiler(resource_type, element_type or _no_types)
     root: frozenset[str] = frozenset({resource_type})
     evaluators: list[Evaluator] = []
+    keys: set[str] | None = set()
     for part in split_union(expression):
         try:
-            compiled = compiler.compile(parse(part), root)
+            node = parse(part)
+            compiled = compiler.compile(node, root)
         except Exception as exc:
             reason = str(exc) if isinstance(exc, CompileError) else f"{type(exc).__name__}: {exc}"
             record = Unsupported(resource_type, part, reason)
@@ -862,13 +877,17 @@ def compile_expression(
                 UNSUPPORTED.append(record)
             continue
         if compiled.paths is not None:
-            evaluators += [_evaluator(keys, tag) for keys, tag in compiled.paths]
+            evaluators += [_evaluator(path, tag) for path, tag in compiled.paths]
         else:
             evaluators.append(_rooted(compiled.fn, resource_type))
+        if keys is not None:
+            found = _root_keys(node, resource_type, element_type or _no_types)
+            keys = None if found is None else keys | found
+    frozen = None if keys is None else frozenset(keys)
     if not evaluators:
-        return lambda resource: []
+        return (lambda resource: []), frozen
     if len(evaluators) == 1:
-        return evaluators[0]
+        return evaluators[0], frozen
 
     def union(resource: dict[str, Any]) -> list[Item]:
         out: list[Item] = []
@@ -878,4 +897,42 @@ def compile_expression(
                 out.extend(found)
         return out
 
-    return union
+    return union, frozen
+
+
+# Steps that turn an empty collection into an empty collection (unlike exists(),
+# empty(), not(), '=' or 'is', which answer a boolean about nothing).
+_EMPTY_PRESERVING_CALLS = frozenset({"where", "first", "as", "ofType"})
+
+
+def _root_keys(
+    node: Node, resource_type: str, element_type: ElementTypeLookup
+) -> frozenset[str] | None:
+    """The keys of the resource an expression part first steps into, or None if unknown."""
+    while True:
+        if isinstance(node, Member):
+            base = node.base
+            if base is None:
+                if node.name[:1].isupper():
+                    return None  # the resource itself
+                return _element_keys(resource_type, node.name, element_type)
+            if isinstance(base, Member) and base.base is None and base.name[:1].isupper():
+                return _element_keys(resource_type, node.name, element_type)
+            node = base
+        elif isinstance(node, Index):
+            node = node.base
+        elif isinstance(node, Call) and node.name in _EMPTY_PRESERVING_CALLS:
+            if node.base is None:
+                return None  # where() or first() of the resource itself
+            node = node.base
+        elif isinstance(node, TypeOp) and node.op == "as":
+            node = node.operand
+        else:
+            return None
+
+
+def _element_keys(resource_type: str, name: str, element_type: ElementTypeLookup) -> frozenset[str]:
+    element = element_type(resource_type, name)
+    if isinstance(element, tuple):  # a choice element: value -> valueQuantity, valueString...
+        return frozenset({name, *(_choice_key(name, t) for t in element)})
+    return frozenset({name})
