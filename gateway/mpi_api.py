@@ -18,11 +18,12 @@ from gateway.auth import resolve_principal
 from gateway.fhir_api import request_context
 from records import identity
 from records.access import Repository
-from records.errors import BadRequest
+from records.errors import BadRequest, NotFound
 
 __all__ = ["blueprint"]
 
 blueprint = Blueprint("mpi", __name__)
+MAX_ID = 2**63 - 1
 
 
 def _json(body: Any) -> Response:
@@ -31,7 +32,7 @@ def _json(body: Any) -> Response:
 
 def _int(name: str, default: int, highest: int) -> int:
     raw = request.args.get(name, str(default))
-    if not raw.isdigit() or int(raw) > highest:
+    if not (raw.isascii() and raw.isdigit()) or int(raw) > highest:
         raise BadRequest(f"'{name}' must be a whole number from 0 to {highest}", expression=name)
     return int(raw)
 
@@ -48,6 +49,8 @@ def candidates() -> Response:
 
 def _decide(candidate_id: int, accept: bool) -> Response:
     repo, ctx = request_context()
+    if candidate_id > MAX_ID:
+        raise NotFound(f"No match candidate {candidate_id}")
     return _json(identity.decide_candidate(repo, ctx, candidate_id, accept))
 
 

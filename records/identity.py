@@ -16,7 +16,7 @@ rejected pair is never linked automatically again.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, overload
 
 import orjson
 
@@ -35,18 +35,18 @@ def merge(repo: Repository, ctx: Context, parameters: Any) -> Outcome:
     """Merge ``source-patient`` into ``target-patient`` (or, with ``preview``, say what would happen)."""
     source_id, target_id, preview = _merge_parameters(parameters)
     with repo.write() as g:
+        _lock_pair(g, source_id, target_id)
         source, target = _patient(g, source_id), _patient(g, target_id)
-        survivor = _replaced_by(source)
-        if survivor is not None:
+        if _replaced_by(source) is not None:
             raise Conflict(
-                f"Patient/{source_id} is already merged into Patient/{survivor}",
-                expression="source-patient",
+                f"Patient/{source_id} is already merged into another Patient",
+                expression="Parameters.source-patient",
             )
         if _replaced_by(target) is not None:
             raise BadRequest(
-                f"Patient/{target_id} is itself merged into Patient/{_replaced_by(target)}:"
+                f"Patient/{target_id} is itself merged into another Patient:"
                 " merge into the surviving record",
-                expression="target-patient",
+                expression="Parameters.target-patient",
             )
         if preview:
             return _result(parameters, "Preview only: nothing was changed", target)
@@ -65,48 +65,72 @@ def merge(repo: Repository, ctx: Context, parameters: Any) -> Outcome:
 
 
 def unmerge(repo: Repository, ctx: Context, parameters: Any) -> Outcome:
-    """Undo a merge or a link between ``source-patient`` and ``target-patient``."""
+    """Undo a merge or a link between ``source-patient`` and ``target-patient``.
+
+    Either may be given first. The merged one gets back the ``active`` it had
+    before the merge. A side that has been deleted since is left as it is.
+    """
     source_id, target_id, preview = _merge_parameters(parameters)
     with repo.write() as g:
-        source, target = _patient(g, source_id), _patient(g, target_id)
-        linked = {o for o, _ in stated_links(source)} | {o for o, _ in stated_links(target)}
-        if target_id not in linked and source_id not in linked:
+        _lock_pair(g, source_id, target_id)
+        source, target = _patient(g, source_id, live=False), _patient(g, target_id, live=False)
+        if source is None and target is None:
+            raise NotFound(f"Patient/{source_id} is not known")
+        stated = {o for o, _ in stated_links(source)} | {o for o, _ in stated_links(target)}
+        if target_id not in stated and source_id not in stated:
             raise BadRequest(
                 f"Patient/{source_id} and Patient/{target_id} are not linked",
-                expression="source-patient",
+                expression="Parameters.source-patient",
             )
         if preview:
-            return _result(parameters, "Preview only: nothing was changed", source)
+            return _result(parameters, "Preview only: nothing was changed", source or target or {})
         w = _Writer(g, ctx)
-        restore = {"active": _active_before_merge(g, source_id, target_id)}
-        changed = [
-            w.relink(source_id, target_id, None, restore if _replaced_by(source) else {}),
-            w.relink(target_id, source_id, None, {}),
-        ]
+        changed = []
+        for me, other, patient in ((source_id, target_id, source), (target_id, source_id, target)):
+            if patient is None:
+                continue
+            restore = {}
+            if _replaced_by(patient) == other:
+                restore = {"active": _active_before_merge(g, me, other)}
+            changed.append(w.relink(me, other, None, restore))
         _audit(w, "unmerge", changed)
         candidate_sql.record_decision(
             g.tx.conn, source_id, target_id, "rejected", g.principal.subject, w.instant
         )
         w.flush()
-        result = _data(changed[0], source)
+        result = _data(changed[0], source or target or {})
     return _result(parameters, f"Patient/{source_id} unmerged from Patient/{target_id}", result)
+
+
+def _lock_pair(g: GuardedTransaction, a: str, b: str) -> None:
+    """Both Patients' locks, in the one order every writer uses (no deadlock)."""
+    g.tx.lock_many([f"Patient/{a}", f"Patient/{b}"])
 
 
 def _merge_parameters(parameters: Any) -> tuple[str, str, bool]:
     if not isinstance(parameters, dict) or parameters.get("resourceType") != "Parameters":
         raise BadRequest("The body must be a Parameters resource", expression="Parameters")
-    found: dict[str, Any] = {}
-    for p in parameters.get("parameter") or ():
-        if isinstance(p, dict) and isinstance(p.get("name"), str):
-            found[p["name"]] = p
+    given = parameters.get("parameter", [])
+    if not isinstance(given, list) or not all(isinstance(p, dict) for p in given):
+        raise BadRequest(
+            "Parameters.parameter must be a list of parameters", expression="Parameters.parameter"
+        )
+    found: dict[str, dict[str, Any]] = {}
+    for p in given:
+        name = p.get("name")
+        if not isinstance(name, str):
+            raise BadRequest("Every parameter needs a name", expression="Parameters.parameter")
+        if name in found:
+            raise BadRequest(f"'{name}' is given twice", expression=f"Parameters.{name}")
+        found[name] = p
     unknown = set(found) - {"source-patient", "target-patient", "preview"}
     if unknown:
         name = sorted(unknown)[0]
         raise BadRequest(f"Unsupported parameter '{name}'", expression=f"Parameters.{name}")
     ids = []
     for name in ("source-patient", "target-patient"):
-        reference = (found.get(name) or {}).get("valueReference") or {}
-        patient_id = linked_id({"other": reference})
+        reference = found.get(name, {}).get("valueReference")
+        patient_id = linked_id({"other": reference}) if isinstance(reference, dict) else None
         if patient_id is None:
             raise BadRequest(
                 f"'{name}' must be a reference to a Patient (valueReference 'Patient/<id>')",
@@ -118,22 +142,28 @@ def _merge_parameters(parameters: Any) -> tuple[str, str, bool]:
             "source-patient and target-patient are the same Patient",
             expression="Parameters.target-patient",
         )
-    preview = (found.get("preview") or {}).get("valueBoolean", False)
+    preview = found.get("preview", {}).get("valueBoolean", False)
     if not isinstance(preview, bool):
         raise BadRequest("'preview' must be a valueBoolean", expression="Parameters.preview")
     return ids[0], ids[1], preview
 
 
-def _patient(g: GuardedTransaction, patient_id: str) -> dict[str, Any]:
-    g.tx.lock(f"Patient/{patient_id}")
+@overload
+def _patient(g: GuardedTransaction, patient_id: str) -> dict[str, Any]: ...
+@overload
+def _patient(g: GuardedTransaction, patient_id: str, live: bool) -> dict[str, Any] | None: ...
+def _patient(g: GuardedTransaction, patient_id: str, live: bool = True) -> dict[str, Any] | None:
+    """The current Patient; 404 if unknown, and if deleted unless ``live`` is False (then None)."""
     current = g.visible(g.tx.current("Patient", patient_id))
-    if current is None or current.data is None:
+    if current is None or (current.data is None and live):
         raise NotFound(f"Patient/{patient_id} is not known")
+    if current.data is None:
+        return None
     patient: dict[str, Any] = orjson.loads(current.data)
     return patient
 
 
-def _replaced_by(patient: dict[str, Any]) -> str | None:
+def _replaced_by(patient: dict[str, Any] | None) -> str | None:
     return next((o for o, t in stated_links(patient) if t == "replaced-by"), None)
 
 
@@ -199,23 +229,29 @@ def list_candidates(repo: Repository, status: str, count: int, offset: int) -> d
 def decide_candidate(
     repo: Repository, ctx: Context, candidate_id: int, accept: bool
 ) -> dict[str, Any]:
-    """Accept (link the two Patients, ``seealso`` both ways) or reject a candidate."""
+    """Accept (link the two Patients, ``seealso`` both ways) or reject a candidate.
+
+    Accepting a pair already joined some other way meanwhile (a merge, say)
+    records the decision and changes no link.
+    """
     with repo.write() as g:
         row = candidate_sql.get(g.tx.conn, candidate_id)
         if row is None:
             raise NotFound(f"No match candidate {candidate_id}")
-        if row.status != "pending":
-            raise Conflict(f"Candidate {candidate_id} was already {row.status}")
+        _lock_pair(g, row.patient_id, row.other_id)
         w = _Writer(g, ctx)
-        if accept:
+        status = "accepted" if accept else "rejected"
+        if not candidate_sql.decide(
+            g.tx.conn, candidate_id, status, g.principal.subject, w.instant
+        ):
+            raise Conflict(f"Candidate {candidate_id} was already decided")
+        if accept and row.other_id not in link_sql.linked_ids(g.tx.conn, row.patient_id):
             _patient(g, row.patient_id), _patient(g, row.other_id)
             changed = [
                 w.relink(row.patient_id, row.other_id, "seealso", {}),
                 w.relink(row.other_id, row.patient_id, "seealso", {}),
             ]
             _audit(w, "link", changed)
-        status = "accepted" if accept else "rejected"
-        candidate_sql.decide(g.tx.conn, candidate_id, status, g.principal.subject, w.instant)
         w.flush()
         return _candidate(g, candidate_sql.get(g.tx.conn, candidate_id))
 

@@ -10,6 +10,8 @@ verb+path table over these functions. Stored bytes are served as they are
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from email.utils import format_datetime
@@ -30,13 +32,13 @@ from records.errors import (
     PreconditionFailed,
 )
 from records.facts import fact_keys
-from records.linking import keep_stored, stated_links, thresholds, with_link, without_link
-from records.mpi import Thresholds, demographics
-from records.mpi.matcher import find_matches, index_patient, remove_patient
+from records.linking import keep_stored
+from records.matching import MPI_AGENT, PatientLinks, change_links
+from records.mpi import Thresholds
 from records.search.extract import date_range, index_entries
 from records.search.parameters import parameters_for
 from records.search.query import MAX_COUNT, ReferenceValue, SearchQuery, parse_search
-from records.storage import candidate_sql, link_sql
+from records.storage import link_sql
 from records.storage.search_sql import HistoryQuery
 from records.storage.store import DuplicateVersion, NewVersion, StoredVersion
 from records.validation import check_resource_type, validate_resource
@@ -298,7 +300,6 @@ class Written:
     version: NewVersion | StoredVersion
 
 
-MPI_AGENT = "Accord master patient index"
 LIFECYCLE = "http://terminology.hl7.org/CodeSystem/iso-21089-lifecycle"
 
 
@@ -314,6 +315,7 @@ class _Writer:
         self.touched: set[tuple[str, str]] = set()
         self.keeps_stored = False  # feeds: a Patient update keeps what it leaves out
         self.matching = True  # match written Patients against the master patient index
+        self.patient_links = PatientLinks(self)
 
     def _claim(self, resource_type: str, resource_id: str) -> None:
         if (resource_type, resource_id) in self.touched:
@@ -450,7 +452,10 @@ class _Writer:
             if resource_type == "Patient" and self.keeps_stored and current.data is not None:
                 keep_stored(resource, orjson.loads(current.data))
             if _same_content(current.data, resource):
-                return Written(200, current)
+                unchanged = Written(200, current)
+                if resource_type == "Patient":
+                    self.patient_links.written[resource_id] = unchanged
+                return unchanged
             return self._written(200, resource_type, resource_id, resource, current, "update")
         return self._written(201, resource_type, resource_id, resource, current, "create")
 
@@ -463,26 +468,21 @@ class _Writer:
         current: StoredVersion | None,
         method: str,
     ) -> Written:
-        """A new version; for a Patient, matched and linked first (the links are in the version)."""
+        """A new version; a Patient is matched first, so its links are in the version."""
         if resource_type != "Patient":
             return Written(
                 status, self._version(resource_type, resource_id, resource, current, method)
             )
-        peers = self._match(resource_id, resource)
+        self.patient_links.before(resource_id, resource, self.matching)
         written = Written(status, self._version("Patient", resource_id, resource, current, method))
-        link_sql.set_links(self.g.tx.conn, resource_id, stated_links(resource))
-        changed: list[Written | None] = [written]
-        for peer in peers:
-            # the link stated here already joins them; the peer's own statement of it
-            # waits for no one (its writer may be matching this Patient right now)
-            if self.g.tx.try_lock(f"Patient/{peer}"):
-                changed.append(self.relink(peer, resource_id, "seealso", {}))
-        if peers:
-            self.provenance("link", changed, MPI_AGENT)
+        self.patient_links.after(resource_id, resource, written)
         return written
 
-    def provenance(self, activity: str, changed: list[Written | None], who: str) -> None:
-        """A Provenance for a change of Patient links: which versions, what kind, who."""
+    def provenance(self, activity: str, changed: Sequence[Written | None], who: str) -> None:
+        """A Provenance for a change of Patient links: which versions, what kind, who.
+
+        The server's own record of what it did, so not subject to the writer's policy.
+        """
         targets = [
             {"reference": f"Patient/{x.version.resource_id}/_history/{x.version.version_id}"}
             for x in changed
@@ -490,51 +490,29 @@ class _Writer:
         ]
         if not targets:
             return
-        agents = [{"who": {"display": who}}]
+        agents: list[dict[str, Any]] = [{"who": {"display": who}}]
         if who == MPI_AGENT:
             agents[0]["onBehalfOf"] = {"display": self.ctx.source}
-        self.create(
-            "Provenance",
-            {
-                "resourceType": "Provenance",
-                "target": targets,
-                "recorded": self.instant,
-                "activity": {"coding": [{"system": LIFECYCLE, "code": activity}]},
-                "agent": agents,
-            },
-        )
+        provenance_id = str(uuid.uuid4())
+        self._claim("Provenance", provenance_id)
+        resource = {
+            "resourceType": "Provenance",
+            "target": targets,
+            "recorded": self.instant,
+            "activity": {"coding": [{"system": LIFECYCLE, "code": activity}]},
+            "agent": agents,
+        }
+        self._version("Provenance", provenance_id, resource, None, "create")
 
-    def _match(self, patient_id: str, patient: dict[str, Any]) -> list[str]:
-        """Match a Patient against the index: state links to automatic matches, queue the
-        doubtful ones for review. Returns the Patients that must link back to it."""
-        tx = self.g.tx
-        features = demographics(patient)
-        if not self.matching:
-            index_patient(tx, patient_id, features)
-            return []
-        known = set(link_sql.linked_ids(tx.conn, patient_id))
-        known.update(other for other, _ in stated_links(patient))
-        refused = candidate_sql.rejected_peers(tx.conn, patient_id)
-        peers = []
-        for match in find_matches(tx, patient_id, features, self.ctx.thresholds or thresholds()):
-            if match.other_id in known or match.other_id in refused:
-                continue
-            if match.decision == "link":
-                patient["link"] = with_link(patient, match.other_id, "seealso")["link"]
-                known.update(link_sql.linked_ids(tx.conn, match.other_id))
-                peers.append(match.other_id)
-            else:
-                detail = orjson.dumps(match.comparison.detail).decode()
-                candidate_sql.queue(
-                    tx.conn,
-                    patient_id,
-                    match.other_id,
-                    match.comparison.score,
-                    detail,
-                    self.instant,
-                )
-        index_patient(tx, patient_id, features)
-        return peers
+    @contextmanager
+    def acting_as(self, source: str | None) -> Iterator[None]:
+        """Versions made inside keep ``source`` as their meta.source (link changes)."""
+        ctx = self.ctx
+        self.ctx = replace(ctx, source=source or ctx.source)
+        try:
+            yield
+        finally:
+            self.ctx = ctx
 
     def relink(
         self,
@@ -543,35 +521,26 @@ class _Writer:
         link_type: str | None,
         changes: dict[str, Any],
     ) -> Written | None:
-        """State (or, with no type, drop) a stored Patient's link to another, as a new version.
+        """State (or, with no type, drop) a Patient's link to another, as a new version.
 
-        ``changes`` sets other elements too (None removes one). Returns None when
-        this transaction already wrote that Patient (its own version states the link).
+        ``changes`` sets other elements too (None removes one). A link changes who
+        the record is joined to, not where it came from: the version keeps its
+        meta.source, and a Provenance says who changed the links. A Patient this
+        transaction already wrote has its version rebuilt instead.
         """
         if ("Patient", patient_id) in self.touched:
-            return None
+            return self.patient_links.restate(patient_id, other_id, link_type, changes)
         self.g.tx.lock(f"Patient/{patient_id}")
         current = self.g.tx.current("Patient", patient_id)
         if current is None or current.data is None:
             raise NotFound(f"Patient/{patient_id} is not known")
-        patient = orjson.loads(current.data)
-        if link_type is None:
-            patient = without_link(patient, other_id)
-        else:
-            patient = with_link(patient, other_id, link_type)
-        for key, value in changes.items():
-            if value is None:
-                patient.pop(key, None)
-            else:
-                patient[key] = value
-        # a link changes who the record is joined to, not where it came from: the
-        # version keeps its meta.source, and a Provenance says who changed the links
+        patient = change_links(orjson.loads(current.data), other_id, link_type, changes)
         matching, self.matching = self.matching, False
-        ctx, self.ctx = self.ctx, replace(self.ctx, source=current.source or self.ctx.source)
         try:
-            return self.update("Patient", patient_id, patient, current=current)
+            with self.acting_as(current.source):
+                return self.update("Patient", patient_id, patient, current=current)
         finally:
-            self.matching, self.ctx = matching, ctx
+            self.matching = matching
 
     def update_many(self, resources: list[dict[str, Any]]) -> list[Written]:
         """Updates of many resources: one lock statement and a few reads for all of them."""
@@ -616,11 +585,11 @@ class _Writer:
         if current.deleted:
             return Written(204, current)
         if resource_type == "Patient":
-            link_sql.set_links(self.g.tx.conn, resource_id, ())
-            remove_patient(self.g.tx, resource_id)
+            self.patient_links.deleted(resource_id)
         return Written(204, self._version(resource_type, resource_id, None, current, "delete"))
 
     def flush(self) -> None:
+        self.patient_links.settle()
         try:
             self.g.tx.write(self.pending)
         except DuplicateVersion:

@@ -14,6 +14,7 @@ history, anchored in the ledger, and can be undone.
 from __future__ import annotations
 
 import copy
+import re
 from functools import cache
 from typing import Any
 
@@ -32,23 +33,26 @@ __all__ = [
 
 LINK_TYPES = ("replaced-by", "replaces", "refer", "seealso")
 
+_LOCAL_PATIENT = re.compile(r"Patient/([A-Za-z0-9\-.]{1,64})(?:/_history/[A-Za-z0-9\-.]{1,64})?")
+
 # Elements a feed's Patient does not replace when it leaves them out.
 _NEVER_KEPT = frozenset({"resourceType", "id", "meta", "text"})
 
 
 def linked_id(link: Any) -> str | None:
-    """The Patient id a ``Patient.link`` entry points at, or None (RelatedPerson, URLs elsewhere)."""
-    if not isinstance(link, dict):
+    """The local Patient id a ``Patient.link`` entry points at, or None.
+
+    Only relative references (``Patient/<id>``, optionally versioned) are this
+    server's Patients: ``https://elsewhere.example/fhir/Patient/1`` is another
+    server's Patient 1, not ours, and a RelatedPerson is not a Patient.
+    """
+    if not isinstance(link, dict) or not isinstance(link.get("other"), dict):
         return None
-    reference = (link.get("other") or {}).get("reference")
+    reference = link["other"].get("reference")
     if not isinstance(reference, str):
         return None
-    parts = reference.rstrip("/").split("/")
-    if len(parts) >= 2 and parts[-2] == "Patient":
-        return parts[-1]
-    if len(parts) >= 4 and parts[-4] == "Patient" and parts[-2] == "_history":
-        return parts[-3]
-    return None
+    match = _LOCAL_PATIENT.fullmatch(reference)
+    return match.group(1) if match else None
 
 
 def stated_links(patient: dict[str, Any] | None) -> list[tuple[str, str]]:

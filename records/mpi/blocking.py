@@ -55,8 +55,9 @@ def blocking_keys(d: Demographics) -> frozenset[str]:
                 f"fd:{code}:{month}-{day}:{i}" for code in family_codes for i in given_initials
             )
     if d.postcode:
-        keys.update(f"pn:{d.postcode}:{code}" for code in first_given_codes | family_codes)
-    keys.update(f"ph:{phone}" for phone in d.phone)
+        postcode = _short(d.postcode)
+        keys.update(f"pn:{postcode}:{code}" for code in first_given_codes | family_codes)
+    keys.update(f"ph:{_short(phone)}" for phone in d.phone)
     keys.update(f"em:{_short(email)}" for email in d.email)
     keys.update(f"id:{_digest(system + '|' + value)}" for system, value in d.identifiers)
     return frozenset(keys)

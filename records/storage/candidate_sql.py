@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from typing import Any
 
-from sqlalchemy import Connection, func, or_, select, update
+from sqlalchemy import Connection, and_, func, or_, select, update
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from records.storage.schema import mpi_candidate
 
 __all__ = [
+    "any_rejected",
     "decide",
+    "drop_pending",
     "get",
     "list_candidates",
     "pair_status",
@@ -26,13 +31,16 @@ def _pair(a: str, b: str) -> tuple[str, str]:
     return (a, b) if a <= b else (b, a)
 
 
+def _insert(conn: Connection) -> Any:
+    return postgresql_insert(c) if conn.dialect.name == "postgresql" else sqlite_insert(c)
+
+
 def queue(conn: Connection, a: str, b: str, score: float, detail: str, now: str) -> bool:
     """Ask a person about ``a`` and ``b``, unless the pair was asked before (any status)."""
     first, second = _pair(a, b)
-    if pair_status(conn, first, second) is not None:
-        return False
-    conn.execute(
-        c.insert().values(
+    statement = (
+        _insert(conn)
+        .values(
             patient_id=first,
             other_id=second,
             score=score,
@@ -40,8 +48,9 @@ def queue(conn: Connection, a: str, b: str, score: float, detail: str, now: str)
             status="pending",
             created_at=now,
         )
+        .on_conflict_do_nothing(index_elements=["patient_id", "other_id"])
     )
-    return True
+    return bool(conn.execute(statement).rowcount)
 
 
 def pair_status(conn: Connection, a: str, b: str) -> str | None:
@@ -77,30 +86,59 @@ def get(conn: Connection, candidate_id: int) -> Any:
     return conn.execute(select(c).where(c.c.id == candidate_id)).first()
 
 
-def decide(conn: Connection, candidate_id: int, status: str, by: str, now: str) -> None:
-    conn.execute(
-        update(c).where(c.c.id == candidate_id).values(status=status, decided_by=by, decided_at=now)
-    )
-
-
 def record_decision(conn: Connection, a: str, b: str, status: str, by: str, now: str) -> None:
-    """Record a person's decision on a pair that was never queued (e.g. an unmerge)."""
+    """Record a person's decision on a pair, queued or not (a merge, an unmerge)."""
     first, second = _pair(a, b)
-    existing = conn.execute(
-        select(c.c.id).where(c.c.patient_id == first, c.c.other_id == second)
-    ).first()
-    if existing is not None:
-        decide(conn, int(existing[0]), status, by, now)
-        return
+    statement = _insert(conn).values(
+        patient_id=first,
+        other_id=second,
+        score=0.0,
+        detail="{}",
+        status=status,
+        created_at=now,
+        decided_at=now,
+        decided_by=by,
+    )
     conn.execute(
-        c.insert().values(
-            patient_id=first,
-            other_id=second,
-            score=0.0,
-            detail="{}",
-            status=status,
-            created_at=now,
-            decided_at=now,
-            decided_by=by,
+        statement.on_conflict_do_update(
+            index_elements=["patient_id", "other_id"],
+            set_={"status": status, "decided_at": now, "decided_by": by},
         )
     )
+
+
+def any_rejected(conn: Connection, these: Collection[str], those: Collection[str]) -> bool:
+    """Whether a person kept any of ``these`` apart from any of ``those``."""
+    a, b = sorted(these), sorted(those)
+    row = conn.execute(
+        select(c.c.id)
+        .where(
+            c.c.status == "rejected",
+            or_(
+                and_(c.c.patient_id.in_(a), c.c.other_id.in_(b)),
+                and_(c.c.patient_id.in_(b), c.c.other_id.in_(a)),
+            ),
+        )
+        .limit(1)
+    ).first()
+    return row is not None
+
+
+def drop_pending(conn: Connection, patient_id: str) -> None:
+    """A deleted Patient has nothing left to review."""
+    conn.execute(
+        c.delete().where(
+            c.c.status == "pending",
+            or_(c.c.patient_id == patient_id, c.c.other_id == patient_id),
+        )
+    )
+
+
+def decide(conn: Connection, candidate_id: int, status: str, by: str, now: str) -> bool:
+    """Decide a pending candidate; False when it was decided meanwhile."""
+    result = conn.execute(
+        update(c)
+        .where(c.c.id == candidate_id, c.c.status == "pending")
+        .values(status=status, decided_by=by, decided_at=now)
+    )
+    return bool(result.rowcount)

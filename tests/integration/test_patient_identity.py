@@ -270,3 +270,215 @@ def test_a_sparse_feed_message_keeps_the_fuller_record_and_cannot_undo_a_merge(
     with app.extensions["accord"].store.engine.connect() as conn:
         rows = conn.execute(text("select count(*) from patient_link")).scalar_one()
     assert rows == 2  # replaced-by on one side, replaces on the other
+
+
+def _obs_ids(client: Any, patient_id: str) -> set[str]:
+    return ids(read(client, f"Observation?patient={patient_id}&_count=100"))
+
+
+def test_an_automatic_link_has_a_provenance_naming_the_index(client: Any) -> None:
+    nhs = [{"system": NHS, "value": "9434765919"}]
+    put(client, patient("p1", "Garcia", "Maria", identifier=nhs))
+    put(client, patient("p2", "Garcia", "Maria", identifier=nhs))
+    bundle = read(client, "Provenance?target=Patient/p1")
+    [link] = [e["resource"] for e in bundle["entry"]]
+    assert link["activity"]["coding"][0]["code"] == "link"
+    assert link["agent"][0]["who"]["display"] == "Accord master patient index"
+    targets = {t["reference"] for t in link["target"]}
+    assert targets == {"Patient/p2/_history/1", "Patient/p1/_history/2"}
+
+
+def test_a_rejected_pair_stays_apart_even_when_a_third_record_matches_both(client: Any) -> None:
+    nhs = [{"system": NHS, "value": "4857773456"}]
+    put(client, patient("s", "Walsh", "Siobhan", identifier=nhs, birthDate="1987-06-14"))
+    put(client, patient("t", "Walsh", "Siobhan", identifier=nhs, birthDate="1987-06-14"))
+    assert links(read(client, "Patient/t")) == {("Patient/s", "seealso")}
+    r = client.post("/fhir/Patient/$unmerge", json=parameters("s", "t"), headers=FHIR)
+    assert r.status_code == 200
+    put(client, observation("o-s", "Patient/s"))
+    put(client, observation("o-t", "Patient/t"))
+    # the same identifier still matches, but a person said no: no link
+    put(
+        client,
+        patient("t", "Walsh", "Siobhan", identifier=nhs, birthDate="1987-06-14", active=True),
+    )
+    assert "link" not in read(client, "Patient/t")
+    # a third record matching both joins one of them, and only asks about the other
+    put(client, patient("c", "Walsh", "Siobhan", identifier=nhs, birthDate="1987-06-14"))
+    assert len(links(read(client, "Patient/c"))) == 1
+    assert _obs_ids(client, "s") & _obs_ids(client, "t") == set()
+    pending = client.get("/mpi/candidates").get_json()["candidates"]
+    assert [sorted(p["reference"] for p in c["patients"]) for c in pending] in (
+        [["Patient/c", "Patient/t"]],
+        [["Patient/c", "Patient/s"]],
+    )
+
+
+def test_a_link_to_another_servers_patient_joins_no_local_patient(client: Any) -> None:
+    put(client, patient("1", "Stranger", "Sam"))
+    put(client, observation("o-stranger", "Patient/1"))
+    elsewhere = [
+        {"other": {"reference": "https://other.example/fhir/Patient/1"}, "type": "seealso"}
+    ]
+    put(client, patient("a", "Local", "Lou", link=elsewhere))
+    put(client, observation("o-a", "Patient/a"))
+    assert _obs_ids(client, "a") == {"o-a"}
+    # a long id in a link is not a local Patient, and no reason for a 500
+    far = [{"other": {"reference": "Patient/" + "x" * 70}, "type": "seealso"}]
+    put(client, patient("b", "Local", "Bea", link=far, address=[{"postalCode": "9" * 200}]))
+
+
+def test_two_matching_patients_in_one_transaction_both_state_the_link(client: Any) -> None:
+    nhs = [{"system": NHS, "value": "9000000009"}]
+    put(client, patient("old", "Novak", "Ana", identifier=nhs))
+    bundle = {
+        "resourceType": "Bundle",
+        "type": "transaction",
+        "entry": [
+            {
+                "resource": patient("new", "Novak", "Ana", identifier=nhs),
+                "request": {"method": "PUT", "url": "Patient/new"},
+            },
+            {
+                "resource": patient("old", "Novak", "Ana", identifier=nhs, gender="female"),
+                "request": {"method": "PUT", "url": "Patient/old"},
+            },
+            {
+                "resource": patient("newer", "Novak", "Ana", identifier=nhs),
+                "request": {"method": "PUT", "url": "Patient/newer"},
+            },
+        ],
+    }
+    r = client.post("/fhir", json=bundle, headers=FHIR)
+    assert r.status_code == 200, r.get_json()
+    old = read(client, "Patient/old")
+    assert old["gender"] == "female" and old["meta"]["versionId"] == "2"
+    stated = {
+        pid: {other for other, _ in links(read(client, f"Patient/{pid}"))}
+        for pid in ("old", "new", "newer")
+    }
+    for pid, others in stated.items():  # every link is stated on both sides
+        assert others, pid
+        for other in others:
+            assert f"Patient/{pid}" in stated[other.removeprefix("Patient/")], (pid, other)
+    put(client, observation("o-newer", "Patient/newer"))
+    assert _obs_ids(client, "old") == {"o-newer"}
+    # the EHR writes its Patient back without the server's link: still one person
+    put(client, patient("new", "Novak", "Ana", identifier=nhs))
+    put(client, observation("o-old", "Patient/old"))
+    assert _obs_ids(client, "new") == {"o-old", "o-newer"}
+
+
+def test_a_deleted_patient_is_joined_to_no_one(app: Any, client: Any) -> None:
+    nhs = [{"system": NHS, "value": "9111111111"}]
+    put(client, patient("x", "Byrne", "Aoife", identifier=nhs))
+    put(client, patient("y", "Byrne", "Aoife", identifier=nhs))
+    put(client, observation("o-y", "Patient/y"))
+    assert _obs_ids(client, "x") == {"o-y"}
+    assert client.delete("/fhir/Patient/y").status_code == 204
+    assert "link" not in read(client, "Patient/x")
+    assert _obs_ids(client, "x") == set()
+    with app.extensions["accord"].store.engine.connect() as conn:
+        assert conn.execute(text("select count(*) from patient_link")).scalar_one() == 0
+        rows = conn.execute(text("select count(*) from mpi_entry where patient_id = 'y'"))
+        assert rows.scalar_one() == 0
+
+
+def test_unmerge_with_the_patients_swapped_restores_the_merged_one(client: Any) -> None:
+    put(client, patient("keep", "Walsh", "Siobhan", active=True))
+    put(client, patient("dup", "O'Brien", "Siobhan", active=True))
+    assert (
+        client.post(
+            "/fhir/Patient/$merge", json=parameters("dup", "keep"), headers=FHIR
+        ).status_code
+        == 200
+    )
+    assert client.get("/mpi/candidates?status=accepted").get_json()["total"] == 1
+    preview = parameters("keep", "dup", preview={"valueBoolean": True})
+    assert client.post("/fhir/Patient/$unmerge", json=preview, headers=FHIR).status_code == 200
+    assert read(client, "Patient/dup")["active"] is False
+    assert (
+        client.post(
+            "/fhir/Patient/$unmerge", json=parameters("keep", "dup"), headers=FHIR
+        ).status_code
+        == 200
+    )
+    dup = read(client, "Patient/dup")
+    assert dup["active"] is True and "link" not in dup
+    assert client.get("/mpi/candidates?status=rejected").get_json()["total"] == 1
+
+
+def test_accepting_a_stale_candidate_leaves_a_later_merge_alone(
+    review_everything: Any, client: Any
+) -> None:
+    put(client, patient("a", "Okafor", "Chinedu", birthDate="1979-11-04"))
+    put(client, patient("b", "Okafor", "Chinedu", birthDate="1979-11-04"))
+    [candidate] = client.get("/mpi/candidates").get_json()["candidates"]
+    # the source system merges them itself, as an ADT A40 does: links in the resources
+    merged = [{"other": {"reference": "Patient/b"}, "type": "replaced-by"}]
+    put(
+        client, patient("a", "Okafor", "Chinedu", birthDate="1979-11-04", link=merged, active=False)
+    )
+    survivor = [{"other": {"reference": "Patient/a"}, "type": "replaces"}]
+    put(client, patient("b", "Okafor", "Chinedu", birthDate="1979-11-04", link=survivor))
+    r = client.post(f"/mpi/candidates/{candidate['id']}/accept")
+    assert r.status_code == 200
+    assert read(client, "Patient/a")["meta"]["versionId"] == "2"  # no new version
+    # a merge through the API decides the pair: the candidate is no longer open
+    put(client, patient("c", "Okafor", "Chinedu", birthDate="1979-11-04"))
+    [other] = [
+        c
+        for c in client.get("/mpi/candidates").get_json()["candidates"]
+        if {p["reference"] for p in c["patients"]} == {"Patient/b", "Patient/c"}
+    ]
+    merge_c = client.post("/fhir/Patient/$merge", json=parameters("c", "b"), headers=FHIR)
+    assert merge_c.status_code == 200
+    assert client.post(f"/mpi/candidates/{other['id']}/accept").status_code == 409
+    assert links(read(client, "Patient/a")) == {("Patient/b", "replaced-by")}
+    assert links(read(client, "Patient/b")) == {
+        ("Patient/a", "replaces"),
+        ("Patient/c", "replaces"),
+    }
+
+
+@pytest.mark.parametrize(
+    ("body", "expression"),
+    [
+        ({"resourceType": "Parameters", "parameter": 5}, "Parameters.parameter"),
+        ({"resourceType": "Parameters", "parameter": [5]}, "Parameters.parameter"),
+        (
+            {
+                "resourceType": "Parameters",
+                "parameter": [
+                    {"name": "source-patient", "valueReference": "Patient/keep"},
+                    {"name": "target-patient", "valueReference": {"reference": "Patient/other"}},
+                ],
+            },
+            "Parameters.source-patient",
+        ),
+        (
+            parameters(
+                "keep",
+                "other",
+                **{"target-patient": {"valueReference": {"reference": "Patient/x"}}},
+            ),
+            "Parameters.target-patient",
+        ),
+        (parameters("keep", "other", preview={"valueBoolean": "yes"}), "Parameters.preview"),
+    ],
+)
+def test_malformed_parameters_are_a_400_naming_them(
+    client: Any, body: dict[str, Any], expression: str
+) -> None:
+    put(client, patient("keep", "Walsh", "Siobhan"))
+    put(client, patient("other", "Byrne", "Aoife"))
+    for operation in ("$merge", "$unmerge"):
+        r = client.post(f"/fhir/Patient/{operation}", json=body, headers=FHIR)
+        assert r.status_code == 400, (operation, r.get_json())
+        assert r.get_json()["issue"][0]["expression"] == [expression]
+
+
+def test_the_review_queue_refuses_bad_numbers(client: Any) -> None:
+    for query in ("_count=²", "_offset=¹", "_count=-1", "_count=100000"):
+        assert client.get(f"/mpi/candidates?{query}").status_code == 400, query
+    assert client.post("/mpi/candidates/99999999999999999999/accept").status_code == 404
