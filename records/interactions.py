@@ -919,16 +919,71 @@ def _batch_entry(repo: Repository, ctx: Context, i: int, entry: Any) -> dict[str
 
 
 def store_resources(
-    g: GuardedTransaction, ctx: Context, resources: list[dict[str, Any]]
+    g: GuardedTransaction,
+    ctx: Context,
+    resources: list[dict[str, Any]],
+    prepared: Prepared | None = None,
 ) -> list[Written]:
     """Store an adapter's resources as updates with their deterministic ids (PUT semantics).
 
     Adapter output is validated by the adapters' own test suites (golden files
     and fuzzing against R4B and the official schema), so it is not validated
-    again here: validation once, not on every message.
+    again here: validation once, not on every message. ``prepared``: first
+    versions computed ahead by :func:`prepare_resources` (for these resources,
+    with this ``ctx``), used for those that turn out to be new.
     """
-    w = _Writer(g, ctx, validated=True)
-    w.keeps_stored = True
+    w = _FeedWriter(g, ctx, prepared)
     written = w.update_many(resources)
     w.flush()
     return written
+
+
+@dataclass(slots=True)
+class Prepared:
+    """First versions of a feed's resources, computed before its transaction."""
+
+    instant: str
+    key: str
+    versions: dict[tuple[str, str], tuple[dict[str, Any], NewVersion]]
+
+
+def prepare_resources(ctx: Context, resources: list[dict[str, Any]]) -> Prepared:
+    """Version 1 of each resource (Patients aside: they are matched as they are written),
+    serialised, indexed and hashed, outside any transaction: a feed's worker computes
+    the next group's while the database stores the current one. Nothing is read."""
+    w = _FeedWriter(None, ctx, None)
+    versions: dict[tuple[str, str], tuple[dict[str, Any], NewVersion]] = {}
+    for resource in resources:
+        if resource["resourceType"] != "Patient":
+            v = w._version(resource["resourceType"], resource["id"], resource, None, "create")
+            versions[(v.resource_type, v.resource_id)] = (resource, v)
+    return Prepared(w.instant, w.key, versions)
+
+
+class _FeedWriter(_Writer):
+    """The writer of :func:`store_resources`: takes the prepared first version of each
+    resource it finds new (the same instant, the same bytes), computes the others."""
+
+    def __init__(
+        self, g: GuardedTransaction | None, ctx: Context, prepared: Prepared | None
+    ) -> None:
+        super().__init__(g, ctx, validated=True)  # type: ignore[arg-type]
+        self.keeps_stored = True
+        self.ahead = prepared.versions if prepared is not None else {}
+        if prepared is not None:
+            self.instant, self.key = prepared.instant, prepared.key
+
+    def _version(
+        self,
+        resource_type: str,
+        resource_id: str,
+        resource: dict[str, Any] | None,
+        previous: StoredVersion | None,
+        method: str,
+    ) -> NewVersion:
+        if previous is None and self.ahead:
+            found = self.ahead.pop((resource_type, resource_id), None)
+            if found is not None and found[0] is resource:
+                self.pending.append(found[1])
+                return found[1]
+        return super()._version(resource_type, resource_id, resource, previous, method)

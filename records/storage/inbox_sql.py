@@ -22,7 +22,9 @@ __all__ = [
     "mark_messages",
     "pending_ids",
     "pending_sizes",
+    "refuse_message",
     "source_for_token",
+    "statuses",
 ]
 
 m = inbox_message
@@ -91,6 +93,14 @@ def load_messages(conn: Connection, ids: list[int]) -> list[Any]:
     return list(conn.execute(select(m).where(m.c.id.in_(ids)).order_by(m.c.id)))
 
 
+def statuses(conn: Connection, ids: list[int]) -> dict[int, str]:
+    """The status of each message (not its body: a wearables batch is megabytes)."""
+    return {
+        int(i): str(status)
+        for i, status in conn.execute(select(m.c.id, m.c.status).where(m.c.id.in_(ids)))
+    }
+
+
 def mark_message(
     conn: Connection,
     message_id: int,
@@ -125,11 +135,21 @@ def mark_messages(conn: Connection, marks: list[tuple[int, str, str | None, str 
     )
 
 
-def pending_sizes(conn: Connection, limit: int) -> list[tuple[int, int]]:
-    """The oldest messages waiting to be converted: (id, body size in bytes)."""
+def refuse_message(conn: Connection, message_id: int, error: str) -> None:
+    """Mark a message just received as failed (its dry run did not convert), unless a
+    worker got to it first (then it is failed already, by the same conversion)."""
+    conn.execute(
+        update(m)
+        .where(m.c.id == message_id, m.c.status == "received")
+        .values(status="failed", error=error)
+    )
+
+
+def pending_sizes(conn: Connection, limit: int, after: int = 0) -> list[tuple[int, int]]:
+    """The oldest messages waiting to be converted, ids above ``after``: (id, body bytes)."""
     rows = conn.execute(
         select(m.c.id, func.length(m.c.body))
-        .where(m.c.status == "received")
+        .where(m.c.status == "received", m.c.id > after)
         .order_by(m.c.id)
         .limit(limit)
     )

@@ -308,3 +308,80 @@ def test_feeds_are_acked_while_redis_is_down_and_converted_when_it_returns(
     assert statuses() == ["converted", "converted"]
     versions, _, _ = stack.counts()
     stack.wait_anchored(versions)
+
+
+def _reading(i: int) -> dict[str, object]:
+    return {
+        "header": {
+            "uuid": f"r-{i:06d}",
+            "schema_id": {"namespace": "omh", "name": "heart-rate", "version": "2.0"},
+            "source_creation_date_time": "2026-03-02T07:31:12Z",
+            "acquisition_provenance": {"source_name": "Acme Band 4", "modality": "sensed"},
+        },
+        "body": {
+            "heart_rate": {"value": 50 + i % 90, "unit": "beats/min"},
+            "effective_time_frame": {
+                "date_time": f"2026-03-02T{i // 60 % 24:02d}:{i % 60:02d}:00Z"
+            },
+        },
+    }
+
+
+def test_a_worker_killed_while_storing_feeds_loses_and_repeats_nothing(
+    stack: Stack, tmp_path: Path
+) -> None:
+    from records import ingest
+
+    ext = stack.app.extensions["accord"]
+    assert ingest.add_source(ext.store, "acme", "acme-token")
+    session = requests.Session()
+    # four batches of 5,000 readings from two users: a group each, each written on the
+    # worker's helper thread while the next is converted and prepared
+    for n in range(4):
+        body = {"userId": f"u{n % 2}", "dataPoints": [_reading(n * 5000 + i) for i in range(5000)]}
+        r = session.post(
+            stack.url.replace("/fhir", "/ingest/wearables"),
+            data=orjson.dumps(body),
+            headers={"Content-Type": "application/json", "Authorization": "Bearer acme-token"},
+            timeout=60,
+        )
+        assert r.status_code == 202, r.text
+
+    def converted() -> int:
+        with ext.store.engine.connect() as conn:
+            return int(
+                conn.execute(
+                    text("select count(*) from inbox_message where status = 'converted'")
+                ).scalar_one()
+            )
+
+    worker = stack.worker()
+    stack.beat(tmp_path / "beat-schedule")
+    deadline = time.monotonic() + 120
+    while converted() == 0 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    worker.send_signal(signal.SIGKILL)  # one group committed; the next mid-way
+    worker.wait(10)
+    assert converted() < 4, "the worker was never caught mid-way"
+    stack.worker()
+    while converted() < 4 and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert converted() == 4
+    versions, _, _ = stack.counts()
+    stack.wait_anchored(versions, timeout=120)
+    with ext.store.engine.connect() as conn:
+        kinds = dict(
+            conn.execute(
+                text("select resource_type, count(*) from resource_version group by resource_type")
+            ).all()
+        )
+        again = conn.execute(
+            text("select count(*) from resource_version where version_id > 1")
+        ).scalar_one()
+    assert kinds == {"Observation": 20000, "Patient": 2, "Device": 1, "Provenance": 4}
+    assert again == 0
+    result = subprocess.run(
+        [str(BIN / "accord"), "verify"], env=stack.env, capture_output=True, text=True, check=False
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert f"{versions} ok" in result.stdout

@@ -14,7 +14,12 @@ from sqlalchemy import text
 
 from adapters.hl7v2 import MLLPDecoder, frame, iter_messages
 from adapters.hl7v2.to_fhir import SUPPORTED
-from records import ingest
+from records import fhirjson, ingest
+from records.anchoring import parse_entry
+from records.canonical import canonical_sha256
+from records.facts import fact_keys
+from records.search.extract import index_entries
+from records.storage import inbox_sql
 
 DATA = Path(__file__).resolve().parents[1] / "data"
 HL7 = {"Content-Type": "x-application/hl7-v2+er7"}
@@ -211,6 +216,137 @@ def test_ingested_resources_are_anchored(app: Any, feed: Any) -> None:
     assert versions > 5
     assert count(app, "ledger_leaf") == versions
     assert count(app, "ledger_outbox") == 0
+
+
+def _heart_rate(i: int) -> dict[str, Any]:
+    return {
+        "header": {
+            "uuid": f"hr-{i:05d}",
+            "schema_id": {"namespace": "omh", "name": "heart-rate", "version": "2.0"},
+            "source_creation_date_time": "2026-03-02T07:31:12Z",
+            "acquisition_provenance": {"source_name": "Acme Band 4", "modality": "sensed"},
+        },
+        "body": {
+            "heart_rate": {"value": 50 + i % 90, "unit": "beats/min"},
+            "effective_time_frame": {"date_time": f"2026-03-02T07:{i % 60:02d}:00+01:00"},
+        },
+    }
+
+
+def _wearables(store: Any, points: list[Any], user: str = "u1", indent: bool = False) -> None:
+    body = {"userId": user, "dataPoints": points}
+    data = orjson.dumps(body, option=orjson.OPT_INDENT_2 if indent else None)
+    ingest.receive(store, "st-mary", "wearables", data, {"userId": user})
+
+
+def _every_version_is_anchorable_and_indexed(app: Any) -> None:
+    """Each version has its pending ledger entry, hashing its stored bytes as JCS does,
+    and the index rows and fact keys its stored bytes give."""
+    store = app.extensions["accord"].store
+    with store.read() as tx:
+        rows = tx.conn.execute(
+            text(
+                "select v.seq, v.resource_type, v.resource_id, v.version_id, v.data, o.entry"
+                " from resource_version v left join ledger_outbox o on o.version_seq = v.seq"
+            )
+        ).all()
+        tokens: dict[int, set[tuple[str, str | None, str]]] = {}
+        for seq, param, system, code in tx.conn.execute(
+            text("select seq, param, system, code from idx_token")
+        ):
+            tokens.setdefault(seq, set()).add((param, system, code))
+        facts: dict[int, set[str]] = {}
+        for seq, key in tx.conn.execute(text("select seq, key from fact_key")):
+            facts.setdefault(seq, set()).add(key)
+    assert rows
+    for seq, resource_type, resource_id, version_id, data, entry in rows:
+        assert entry is not None, (resource_type, resource_id)
+        parsed = parse_entry(bytes(entry))
+        assert (parsed.resource_type, parsed.resource_id) == (resource_type, resource_id)
+        assert parsed.version_id == version_id
+        assert parsed.sha256 == canonical_sha256(bytes(data))
+        resource = fhirjson.loads(bytes(data))
+        assert tokens.get(seq, set()) == set(index_entries(resource).tokens), resource_id
+        assert facts.get(seq, set()) == set(fact_keys(resource)), resource_id
+
+
+def test_groups_prepared_while_the_one_before_is_written_store_what_one_by_one_would(
+    app: Any,
+) -> None:
+    """process_pending writes a group on a helper thread while it converts the next and
+    computes its resources' first versions; what that guessed wrong is redone in the
+    transaction: the shared Patient and Device, a replayed reading."""
+    store = app.extensions["accord"].store
+    assert ingest.add_source(store, "st-mary", TOKEN)
+    points = [_heart_rate(i) for i in range(60)]
+    for n in range(3):  # one user's batches: the same Patient and Device in each
+        _wearables(store, points[n * 20 : (n + 1) * 20])
+    batch = orjson.loads((DATA / "wearables" / "batch.json").read_bytes())
+    _wearables(store, batch, user="u2")  # every schema; weights and temperatures as decimals
+    _wearables(store, points[:20], indent=True)  # other bytes, the same readings again
+    assert ingest.receive_hl7v2(store, "st-mary", _message(1))[0].code == "AA"
+    # groups of at most 25 resources: one message each, six transactions
+    assert ingest.process_pending(store, group_size=25) == 6
+    assert count(app, "inbox_message", "status = 'converted'") == 6
+    heart_rates = count(app, "idx_token", "param = 'code' and code = '8867-4'")
+    assert heart_rates == 60 + 2  # the batch has two heart rate readings
+    # each resource once (the pure conversions say which), none ever versioned again
+    unique = set()
+    with store.read() as tx:
+        for row in inbox_sql.load_messages(tx.conn, list(range(1, 7))):
+            conversion = ingest.convert(
+                row.kind, bytes(row.body), row.source, orjson.loads(row.params)
+            )
+            unique |= {(r["resourceType"], r["id"]) for r in conversion.resources}
+    assert count(app, "resource_version", "resource_type <> 'Provenance'") == len(unique)
+    assert count(app, "resource_version", "version_id > 1") == 0
+    replay = next(m for m in ingest.list_messages(store, "st-mary", None, 10, 0)[1] if m["id"] == 5)
+    assert replay["summary"]["created"] == 0 and replay["summary"]["resources"] == 22
+    _every_version_is_anchorable_and_indexed(app)
+
+
+def test_a_message_that_no_longer_converts_fails_alone(app: Any) -> None:
+    store = app.extensions["accord"].store
+    assert ingest.add_source(store, "st-mary", TOKEN)
+    points = [_heart_rate(i) for i in range(30)]
+    _wearables(store, points[:15])
+    with store.write() as tx:  # accepted once, unreadable now (say, a mapping changed)
+        bad, _ = inbox_sql.insert_message(
+            tx.conn,
+            {
+                "source": "st-mary",
+                "kind": "wearables",
+                "received_at": "2026-03-02T07:00:00.000000",
+                "sha256": "0" * 64,
+                "body": b"not json",
+                "params": '{"userId": "u1"}',
+                "status": "received",
+                "error": None,
+                "attempts": 0,
+                "summary": None,
+            },
+        )
+    _wearables(store, points[15:])
+    assert ingest.process_pending(store) == 3
+    assert count(app, "inbox_message", "status = 'converted'") == 2
+    failed = ingest.list_messages(store, "st-mary", "failed", 10, 0)[1]
+    assert [m["id"] for m in failed] == [bad]
+    assert "not JSON" in failed[0]["error"]
+    assert count(app, "idx_token", "param = 'code' and code = '8867-4'") == 30
+    _every_version_is_anchorable_and_indexed(app)
+
+
+def test_wearables_keep_the_body_as_posted(app: Any, feed: Any) -> None:
+    body = orjson.dumps(
+        {"userId": "u-9", "dataPoints": [_heart_rate(1)]}, option=orjson.OPT_INDENT_2
+    )
+    r = feed.post("/ingest/wearables", data=body, content_type="application/json", headers=auth())
+    assert r.status_code == 202, r.get_json()
+    with app.extensions["accord"].store.read() as tx:
+        kept = tx.conn.execute(text("select body from inbox_message")).scalar_one()
+    assert bytes(kept) == body
+    assert count(app, "inbox_message", "status = 'converted'") == 1
+    assert fhirjson.loads(bytes(kept))["userId"] == "u-9"
 
 
 # -- MLLP ----------------------------------------------------------------------------
