@@ -133,7 +133,6 @@ def _members_sql(
         f" WHERE rv.seq IN ({' UNION ALL '.join(branches)})"
         f" AND rv.seq <= {snap} AND (rv.superseded_seq IS NULL OR rv.superseded_seq > {snap})"
         " AND NOT rv.deleted"
-        " ORDER BY rv.seq"
     )
 
 
@@ -168,15 +167,17 @@ def members(
         rows = cursor.fetchall()
     finally:
         cursor.close()
-    found: list[Member] = []
-    last = Member(0, "", "", "", [], False)
+    # sorted here rather than by the database: with thousands of members and their
+    # keys, PostgreSQL's sort outgrows the default work_mem and goes to disk
+    found: dict[int, Member] = {}
     for seq, resource_type, resource_id, updated, key, in_window in rows:
-        if seq != last.seq:
-            last = Member(seq, resource_type, resource_id, updated, [], bool(in_window))
-            found.append(last)
+        member = found.get(seq)
+        if member is None:
+            member = Member(seq, resource_type, resource_id, updated, [], bool(in_window))
+            found[seq] = member
         if key is not None:
-            last.keys.append(key)
-    return found
+            member.keys.append(key)
+    return [found[seq] for seq in sorted(found)]
 
 
 def _version(row: Any) -> StoredVersion:
