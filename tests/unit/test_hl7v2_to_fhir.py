@@ -403,7 +403,19 @@ def test_dtm_becomes_a_fhir_datetime_at_its_precision(text: str, expected: str) 
 
 
 @pytest.mark.parametrize(
-    "text", ["20241301", "20240230", "2024031525", "202403151060", "20240315+1500", "24", "abc"]
+    "text",
+    [
+        "20241301",
+        "20240230",
+        "19870014",
+        "198700",
+        "20240100",
+        "2024031525",
+        "202403151060",
+        "20240315+1500",
+        "24",
+        "abc",
+    ],
 )
 def test_impossible_dtm_is_left_out_with_a_warning(text: str) -> None:
     ctx = context()

@@ -61,7 +61,8 @@ def parse_dtm(text: str) -> Timestamp | None:
     hour, minute = (int(h) if h else None), (int(mi) if mi else None)
     second = int(s) if s else None
     try:
-        date(year, month or 1, day or 1)
+        # month or day 00 is no date (``month or 1`` would have let it through)
+        date(year, 1 if month is None else month, 1 if day is None else day)
     except ValueError:
         return None
     if year == 0 or (hour or 0) > 23 or (minute or 0) > 59 or (second or 0) > 59:
