@@ -12,6 +12,7 @@ are Provenance and AuditEvent records, which describe a write rather than care.
 
 from __future__ import annotations
 
+import hashlib
 from typing import Any
 
 from records.search.extract import date_range
@@ -72,7 +73,14 @@ def fact_keys(resource: dict[str, Any]) -> list[str]:
             value = _value(resource, value_elements)
             for system, code in _codings(resource.get(code_element)):
                 keys.add(f"{resource_type}|at|{system}|{code}|{when}|{value}")
-    return sorted(keys)
+    return sorted(_bounded(key) for key in keys)
+
+
+def _bounded(key: str) -> str:
+    """Keys are indexed: a long one (an identifier can be any length) becomes its digest."""
+    if len(key) <= 200:
+        return key
+    return "sha256:" + hashlib.sha256(key.encode()).hexdigest()
 
 
 def _codings(concept: Any) -> list[tuple[str, str]]:

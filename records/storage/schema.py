@@ -152,7 +152,7 @@ fact_key = Table(
     Column("seq", BigInteger, nullable=False),
     Column("key", Text(), nullable=False),
 )
-Index("ix_fact_key_seq", fact_key.c.seq)
+Index("ix_fact_key_seq", fact_key.c.seq, fact_key.c.key)  # covering: $everything reads keys only
 
 # Master patient index: the match features of each current Patient ...
 mpi_entry = Table(

@@ -21,7 +21,7 @@ def upgrade() -> None:
         sa.Column("seq", sa.BigInteger(), nullable=False),
         sa.Column("key", sa.Text(), nullable=False),
     )
-    op.create_index("ix_fact_key_seq", "fact_key", ["seq"])
+    op.create_index("ix_fact_key_seq", "fact_key", ["seq", "key"])
     op.create_table(
         "mpi_entry",
         sa.Column("patient_id", sa.String(64), primary_key=True),
