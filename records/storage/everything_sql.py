@@ -20,22 +20,12 @@ from typing import Any
 from sqlalchemy import BindParameter, Connection, bindparam, false, or_, select
 
 from records.storage.schema import idx_reference, resource_version
-from records.storage.store import StoredVersion
+from records.storage.search_sql import COLUMNS
+from records.storage.store import StoredVersion, stored_version
 
 __all__ = ["CareWindow", "Member", "load_versions", "members", "provenance_targeting"]
 
 rv = resource_version
-_COLUMNS = (
-    rv.c.seq,
-    rv.c.resource_type,
-    rv.c.resource_id,
-    rv.c.version_id,
-    rv.c.last_updated,
-    rv.c.method,
-    rv.c.deleted,
-    rv.c.data,
-    rv.c.source,
-)
 _CHUNK = 500  # bound parameters per IN list, well under SQLite's limit
 
 
@@ -180,24 +170,10 @@ def members(
     return [found[seq] for seq in sorted(found)]
 
 
-def _version(row: Any) -> StoredVersion:
-    return StoredVersion(
-        row.seq,
-        row.resource_type,
-        row.resource_id,
-        row.version_id,
-        row.last_updated,
-        row.method,
-        bool(row.deleted),
-        bytes(row.data) if row.data is not None else None,
-        row.source,
-    )
-
-
 _SNAP: BindParameter[int] = bindparam("snap")
-_VERSIONS = select(*_COLUMNS).where(rv.c.seq.in_(bindparam("seqs", expanding=True)))
+_VERSIONS = select(*COLUMNS).where(rv.c.seq.in_(bindparam("seqs", expanding=True)))
 _PROVENANCE = (
-    select(*_COLUMNS, idx_reference.c.target_type, idx_reference.c.target_id)
+    select(*COLUMNS, idx_reference.c.target_type, idx_reference.c.target_id)
     .select_from(rv.join(idx_reference, idx_reference.c.seq == rv.c.seq))
     .where(
         idx_reference.c.resource_type == "Provenance",
@@ -217,7 +193,7 @@ def load_versions(conn: Connection, seqs: Iterable[int]) -> dict[int, StoredVers
     found: dict[int, StoredVersion] = {}
     for start in range(0, len(wanted), _CHUNK):
         for row in conn.execute(_VERSIONS, {"seqs": wanted[start : start + _CHUNK]}).all():
-            found[row.seq] = _version(row)
+            found[row.seq] = stored_version(row)
     return found
 
 
@@ -232,5 +208,5 @@ def provenance_targeting(
         chunk = ids[start : start + _CHUNK]
         for row in conn.execute(_PROVENANCE, {"ids": chunk, "snap": snapshot}).all():
             if (row.target_type, row.target_id) in wanted and row.seq not in found:
-                found[row.seq] = _version(row)
+                found[row.seq] = stored_version(row)
     return [found[s] for s in sorted(found)]

@@ -35,7 +35,7 @@ from ledger.log import MerkleLog
 from ledger.storage import SQLLedgerStore
 from records.search.extract import IndexEntries
 from records.storage.schema import INDEX_TABLES, fact_key, ledger_outbox, resource_version
-from records.storage.search_sql import HistoryQuery, compile_history, compile_search
+from records.storage.search_sql import COLUMNS, HistoryQuery, compile_history, compile_search
 
 __all__ = ["DuplicateVersion", "NewVersion", "SQLStore", "StoreTransaction", "StoredVersion"]
 
@@ -75,17 +75,6 @@ class DuplicateVersion(Exception):
     """Two writers raced to create the same version of the same resource."""
 
 
-_VERSION_COLUMNS = (
-    rv.c.seq,
-    rv.c.resource_type,
-    rv.c.resource_id,
-    rv.c.version_id,
-    rv.c.last_updated,
-    rv.c.method,
-    rv.c.deleted,
-    rv.c.data,
-    rv.c.source,
-)
 
 
 # Built once: the read path is the hottest in the gateway.
@@ -98,12 +87,12 @@ _VERSION_COLUMNS = (
 # autovacuum's ANALYZE; SQLite always), and that scans every current version
 # of the type: 20 ms a lookup at 50,000 Observations instead of 0.03 ms.
 _CURRENT = (
-    select(*_VERSION_COLUMNS, rv.c.superseded_seq)
+    select(*COLUMNS, rv.c.superseded_seq)
     .where(rv.c.resource_type == bindparam("t"), rv.c.resource_id == bindparam("i"))
     .order_by(rv.c.version_id.desc())
     .limit(1)
 )
-_COLUMN_NAMES = ", ".join(c.name for c in _VERSION_COLUMNS)
+_COLUMN_NAMES = ", ".join(c.name for c in COLUMNS)
 # Many at once, PostgreSQL: one backward index probe per id, a single round trip.
 _CURRENT_MANY_PG = text(
     f"SELECT v.* FROM unnest(CAST(:ids AS text[])) AS k(id) CROSS JOIN LATERAL"
@@ -115,14 +104,15 @@ _CURRENT_MANY_SQLITE = (
     f"SELECT {_COLUMN_NAMES} FROM {rv.name} WHERE resource_type = ? AND resource_id IN ({{}})"
     " AND +superseded_seq IS NULL"
 )
-_VERSION = select(*_VERSION_COLUMNS).where(
+_VERSION = select(*COLUMNS).where(
     rv.c.resource_type == bindparam("t"),
     rv.c.resource_id == bindparam("i"),
     rv.c.version_id == bindparam("v"),
 )
 
 
-def _row(row: Any) -> StoredVersion:
+def stored_version(row: Any) -> StoredVersion:
+    """A :class:`StoredVersion` from a row selected with ``COLUMNS``."""
     return StoredVersion(
         row.seq,
         row.resource_type,
@@ -201,7 +191,7 @@ class StoreTransaction:
     def current(self, resource_type: str, resource_id: str) -> StoredVersion | None:
         """The latest version (possibly a delete tombstone), or None if never written."""
         row = self.conn.execute(_CURRENT, {"t": resource_type, "i": resource_id}).first()
-        return _row(row) if row and row.superseded_seq is None else None
+        return stored_version(row) if row and row.superseded_seq is None else None
 
     def current_many(self, keys: Sequence[tuple[str, str]]) -> dict[tuple[str, str], StoredVersion]:
         """Current versions of many resources, one query per type (feeds store thousands)."""
@@ -223,7 +213,7 @@ class StoreTransaction:
                     sql = _CURRENT_MANY_SQLITE.format(", ".join("?" * len(chunk)))
                     rows += self.conn.exec_driver_sql(sql, (resource_type, *chunk)).all()
             for row in rows:
-                version = _row(row)
+                version = stored_version(row)
                 found[(version.resource_type, version.resource_id)] = version
         return found
 
@@ -246,7 +236,7 @@ class StoreTransaction:
         row = self.conn.execute(
             _VERSION, {"t": resource_type, "i": resource_id, "v": version_id}
         ).first()
-        return _row(row) if row else None
+        return stored_version(row) if row else None
 
     def high_water_mark(self) -> int:
         """The highest sequence number written so far: a search snapshot."""
@@ -258,13 +248,15 @@ class StoreTransaction:
         total = None
         if count_stmt is not None:
             total = int(self.conn.execute(count_stmt).scalar_one())
-        rows = [] if page_stmt is None else [_row(r) for r in self.conn.execute(page_stmt)]
+        rows = (
+            [] if page_stmt is None else [stored_version(r) for r in self.conn.execute(page_stmt)]
+        )
         return total, rows
 
     def history(self, query: HistoryQuery) -> tuple[int, list[StoredVersion]]:
         page_stmt, count_stmt = compile_history(query)
         total = int(self.conn.execute(count_stmt).scalar_one())
-        return total, [_row(r) for r in self.conn.execute(page_stmt)]
+        return total, [stored_version(r) for r in self.conn.execute(page_stmt)]
 
     # -- writes --------------------------------------------------------------
     def lock(self, key: str) -> None:
