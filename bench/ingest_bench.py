@@ -316,7 +316,8 @@ def bench_wearables(base: str, token: str, count: int, engine: object) -> tuple[
     with engine.connect() as conn:  # type: ignore[attr-defined]
         observations = conn.execute(
             text(
-                "select count(*) from resource_version where resource_type='Observation' and data like '%8867-4%'"
+                "select count(*) from idx_token where resource_type = 'Observation'"
+                " and param = 'code' and code = '8867-4'"
             )
         ).scalar_one()
     if observations < count:

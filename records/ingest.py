@@ -16,8 +16,6 @@ from __future__ import annotations
 
 import gc
 import hashlib
-import os
-import threading
 import time
 from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -137,29 +135,12 @@ def receive(
     message: Message | None = None,
     parsed: Any = None,
 ) -> Receipt:
-    """Commit the raw message and dry-run its conversion; the verdict is kept with it.
+    """Dry-run the conversion, then commit the raw message with its verdict.
 
-    The two overlap (one waits on the disk, the other on the processor): the
-    message is committed as received on a helper thread while it converts,
-    and marked failed afterwards if it does not. Either way it is committed
-    before this returns, so before any answer. ``message``: the HL7 v2 message
-    already parsed from ``body``, so it is not parsed twice; ``parsed``:
-    likewise, a JSON body already read.
+    ``message``: the HL7 v2 message already parsed from ``body``, so it is not parsed
+    twice; ``parsed``: likewise, a JSON body already read.
     """
     params = params or {}
-    row = {
-        "source": source,
-        "kind": kind,
-        "received_at": _now(),
-        "sha256": hashlib.sha256(body).hexdigest(),
-        "body": body,
-        "params": orjson.dumps(params).decode(),
-        "status": "received",
-        "error": None,
-        "attempts": 0,
-        "summary": None,
-    }
-    inserted = _helper().submit(_insert_message, store, row)
     error, conversion = None, None
     try:
         if message is not None:
@@ -170,38 +151,28 @@ def receive(
             error = "every item was rejected"
     except ValueError as exc:
         error = str(exc)
-    message_id, duplicate = inserted.result()
     status = "failed" if error else "received"
-    if duplicate:
-        with store.read() as tx:
-            existing = sql.load_message(tx.conn, message_id)
-        status, error = existing.status, existing.error
-    elif error:
-        with store.autocommit() as tx:
-            sql.refuse_message(tx.conn, message_id, error)
-    return Receipt(message_id, status, duplicate, error, conversion)
-
-
-def _insert_message(store: SQLStore, row: dict[str, Any]) -> tuple[int, bool]:
+    row = {
+        "source": source,
+        "kind": kind,
+        "received_at": _now(),
+        "sha256": hashlib.sha256(body).hexdigest(),
+        "body": body,
+        "params": orjson.dumps(params).decode(),
+        "status": status,
+        "error": error,
+        "attempts": 0,
+        "summary": None,
+    }
+    # Committed before the answer. (Committing it on another thread while the dry run
+    # converts was tried: the GIL kept the two from overlapping, and the hand-over
+    # made an MLLP round trip slower, not faster.)
     with store.autocommit() as tx:  # one round trip on PostgreSQL
-        return sql.insert_message(tx.conn, row)
-
-
-_HELPER: tuple[int, ThreadPoolExecutor] | None = None
-_HELPER_LOCK = threading.Lock()
-
-
-def _helper() -> ThreadPoolExecutor:
-    """This process's threads for inbox writes (made after a fork, never inherited)."""
-    global _HELPER
-    helper = _HELPER
-    if helper is None or helper[0] != os.getpid():
-        with _HELPER_LOCK:
-            helper = _HELPER
-            if helper is None or helper[0] != os.getpid():
-                helper = (os.getpid(), ThreadPoolExecutor(8, thread_name_prefix="accord-inbox"))
-                _HELPER = helper
-    return helper[1]
+        message_id, duplicate = sql.insert_message(tx.conn, row)
+        if duplicate:
+            existing = sql.load_message(tx.conn, message_id)
+            status, error = existing.status, existing.error
+    return Receipt(message_id, status, duplicate, error, conversion)
 
 
 # -- HL7 v2: batches, ACKs ------------------------------------------------------

@@ -22,7 +22,6 @@ __all__ = [
     "mark_messages",
     "pending_ids",
     "pending_sizes",
-    "refuse_message",
     "source_for_token",
     "statuses",
 ]
@@ -132,16 +131,6 @@ def mark_messages(conn: Connection, marks: list[tuple[int, str, str | None, str 
             {"mid": i, "st": status, "err": error, "sm": summary}
             for i, status, error, summary in marks
         ],
-    )
-
-
-def refuse_message(conn: Connection, message_id: int, error: str) -> None:
-    """Mark a message just received as failed (its dry run did not convert), unless a
-    worker got to it first (then it is failed already, by the same conversion)."""
-    conn.execute(
-        update(m)
-        .where(m.c.id == message_id, m.c.status == "received")
-        .values(status="failed", error=error)
     )
 
 
