@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import gc
 import hashlib
+import sys
 import time
 from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -344,7 +345,7 @@ def process_pending(
     """
     handled = 0
     until = time.monotonic() + keep_for
-    with _collector_paused(), _Writes(store) as writes:
+    with _collector_paused(), _quick_switches(), _Writes(store) as writes:
         after = 0  # the newest message taken (its group may still be being stored)
         while True:
             with store.read() as tx:
@@ -424,6 +425,22 @@ def _collector_paused() -> Iterator[None]:
     finally:
         if running:
             gc.enable()
+
+
+@contextmanager
+def _quick_switches() -> Iterator[None]:
+    """Let threads take turns every 0.5 ms instead of 5 (restored after).
+
+    The helper thread's work is short steps between database round trips; after
+    each it waited for this thread to give up the interpreter, up to 5 ms at a
+    time, twenty-odd times a group: 8 % of a wearables batch.
+    """
+    interval = sys.getswitchinterval()
+    sys.setswitchinterval(min(interval, 0.0005))
+    try:
+        yield
+    finally:
+        sys.setswitchinterval(interval)
 
 
 def _context(source: str) -> Context:

@@ -75,8 +75,6 @@ class DuplicateVersion(Exception):
     """Two writers raced to create the same version of the same resource."""
 
 
-
-
 # Built once: the read path is the hottest in the gateway.
 #
 # The current version is the one with the highest versionId (a new version
@@ -147,9 +145,14 @@ _VERSION_INSERT = (
 _INDEX_COLUMNS = {
     kind: tuple(c.name for c in table.columns) for kind, table in INDEX_TABLES.items()
 }
+# n fresh values of resource_version's sequence. Alone, one session's nextval()s are
+# consecutive, and then the first and last say them all; interleaved with another
+# session's, the list comes back whole.
 _RESERVE_PG = text(
-    "SELECT nextval(s) FROM (SELECT CAST(pg_get_serial_sequence('resource_version', 'seq')"
-    " AS regclass) AS s) AS q, generate_series(1, :n)"
+    "SELECT min(v), max(v), CASE WHEN max(v) - min(v) + 1 = count(*) THEN NULL"
+    " ELSE array_agg(v ORDER BY v) END FROM (SELECT nextval(s) AS v FROM"
+    " (SELECT CAST(pg_get_serial_sequence('resource_version', 'seq') AS regclass) AS s) AS q,"
+    " generate_series(1, :n)) AS r"
 )
 _RETIRE_PG = text(
     "UPDATE resource_version AS rv SET superseded_seq = r.new"
@@ -371,8 +374,8 @@ class StoreTransaction:
     def _reserve(self, n: int) -> list[int]:
         """``n`` new sequence numbers, ascending, for rows inserted with their seq given."""
         if self.dialect == "postgresql":
-            rows = self.conn.execute(_RESERVE_PG, {"n": n})
-            return sorted(int(r[0]) for r in rows)
+            low, high, values = self.conn.execute(_RESERVE_PG, {"n": n}).one()
+            return list(range(low, high + 1)) if values is None else [int(v) for v in values]
         # SQLite gives a new rowid max(rowid) + 1; a write transaction holds the
         # database lock from its first statement (BEGIN IMMEDIATE), so nobody else can.
         top = int(self.conn.execute(select(func.coalesce(func.max(rv.c.seq), 0))).scalar_one())
