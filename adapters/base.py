@@ -9,11 +9,14 @@ duplicating.
 
 from __future__ import annotations
 
+import gc
 import hashlib
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
-__all__ = ["Conversion", "ConversionError", "Rejected", "stable_id"]
+__all__ = ["Conversion", "ConversionError", "Rejected", "collector_paused", "stable_id"]
 
 
 def stable_id(kind: str, *parts: str) -> str:
@@ -68,3 +71,21 @@ class ConversionError(ValueError):
         self.code = code
         where = " ".join(p for p in (location, fhir_path and f"({fhir_path})") if p)
         super().__init__(f"{where}: {message}" if where else message)
+
+
+@contextmanager
+def collector_paused() -> Iterator[None]:
+    """Pause Python's cyclic garbage collector (if it runs) for the block.
+
+    Converting and storing a feed batch allocates hundreds of thousands of
+    short-lived dicts that reference counting frees; the cyclic collector
+    would walk the whole heap again and again meanwhile and double the cost.
+    """
+    running = gc.isenabled()
+    if running:
+        gc.disable()
+    try:
+        yield
+    finally:
+        if running:
+            gc.enable()

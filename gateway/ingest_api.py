@@ -8,14 +8,13 @@ default, else a Celery task).
 
 from __future__ import annotations
 
-import gc
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from typing import Any
 
 import orjson
 from flask import Blueprint, Response, request
 
+from adapters.base import collector_paused
 from gateway.http import ACCEPTED_BODY_TYPES
 from records import ingest
 from records.errors import BadRequest, NotFound, PayloadTooLarge, Unauthorized, UnsupportedMediaType
@@ -141,7 +140,7 @@ def wearables() -> Response:
     body = _body()
     if b"\\u0000" in body:
         raise BadRequest("Strings cannot contain the character U+0000")
-    with _collector_paused():
+    with collector_paused():
         try:
             payload = orjson.loads(body)
         except orjson.JSONDecodeError as exc:
@@ -170,18 +169,6 @@ def wearables() -> Response:
             parsed=payload,
         )
     return _receipt_response(receipt)
-
-
-@contextmanager
-def _collector_paused() -> Iterator[None]:
-    running = gc.isenabled()
-    if running:
-        gc.disable()
-    try:
-        yield
-    finally:
-        if running:
-            gc.enable()
 
 
 def messages() -> Response:

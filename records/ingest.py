@@ -14,7 +14,6 @@ deterministic, so redoing it changes nothing.
 
 from __future__ import annotations
 
-import gc
 import hashlib
 import sys
 import time
@@ -27,7 +26,7 @@ from typing import Any
 
 import orjson
 
-from adapters.base import Conversion, ConversionError, stable_id
+from adapters.base import Conversion, ConversionError, collector_paused, stable_id
 from adapters.hl7v2 import (
     AckCode,
     AckError,
@@ -345,7 +344,7 @@ def process_pending(
     """
     handled = 0
     until = time.monotonic() + keep_for
-    with _collector_paused(), _quick_switches(), _Writes(store) as writes:
+    with collector_paused(), _quick_switches(), _Writes(store) as writes:
         after = 0  # the newest message taken (its group may still be being stored)
         while True:
             with store.read() as tx:
@@ -413,18 +412,6 @@ def _chunks(pending: list[tuple[int, int]], load_bytes: int) -> Iterator[list[in
         size += length
     if chunk:
         yield chunk
-
-
-@contextmanager
-def _collector_paused() -> Iterator[None]:
-    running = gc.isenabled()
-    if running:
-        gc.disable()
-    try:
-        yield
-    finally:
-        if running:
-            gc.enable()
 
 
 @contextmanager

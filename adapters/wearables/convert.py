@@ -20,13 +20,10 @@ after): conversion creates no reference cycles, and on the large live heap a
 
 from __future__ import annotations
 
-import gc
 import re
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Any
 
-from adapters.base import Conversion, ConversionError, Rejected, stable_id
+from adapters.base import Conversion, ConversionError, Rejected, collector_paused, stable_id
 from adapters.wearables.errors import Invalid
 from adapters.wearables.measures import MEASURES
 from adapters.wearables.schemas import SchemaViolation, body_validator, header_validator, schema_key
@@ -75,7 +72,7 @@ def convert_batch(points: list[Any], *, vendor: str, user_id: str) -> Conversion
 
     batch = _Batch(vendor, user_id)
     result = Conversion()
-    with _collector_paused():
+    with collector_paused():
         for index, point in enumerate(points):
             try:
                 batch.add(index, point)
@@ -85,19 +82,6 @@ def convert_batch(points: list[Any], *, vendor: str, user_id: str) -> Conversion
     if batch.observations:
         result.resources = [batch.patient(), *batch.devices.values(), *batch.observations]
     return result
-
-
-@contextmanager
-def _collector_paused() -> Iterator[None]:
-    """Pause the cyclic garbage collector (if it runs) for the block; see the module doc."""
-    running = gc.isenabled()
-    if running:
-        gc.disable()
-    try:
-        yield
-    finally:
-        if running:
-            gc.enable()
 
 
 class _Batch:
