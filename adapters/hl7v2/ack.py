@@ -108,7 +108,7 @@ def build_ack(
         msh9,
         escape(control_id, d) if control_id is not None else _new_control_id(),
         header.field(11).er7 if header.get(11) else "P",
-        header.field(12).er7 if header.get(12) else _NAK_VERSION,
+        header.field(12).er7 if header.get(12) else escape(_NAK_VERSION, d),
     ]
     charset = header.field(18).er7
     if charset:

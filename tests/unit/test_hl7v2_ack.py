@@ -270,3 +270,14 @@ def test_ack_for_a_message_read_from_bytes_can_be_encoded_back() -> None:
     ack = build_ack(received, "AE", [AckError(ErrorCode.DATA_TYPE_ERROR, "Größe")])
     assert parse_message(ack.encode(received.codec)).get("ERR-8") == "Größe"
     assert parse_message(ack).get("MSH-18") == "8859/1"
+
+
+def test_the_version_a_nak_supplies_is_escaped_in_the_senders_delimiters() -> None:
+    """A sender whose component separator is '.' and who sent no MSH-12: the NAK's
+    '2.5.1' must not read back as version 2 with components 5 and 1."""
+    data = b"MSH|.~\\&||BHS|^~\\&||ABCHS||AUSDHSV|20070101123401\rEVN|A04|20060705000000\r"
+    with pytest.raises(HL7ParseError) as raised:
+        parse_message(data)
+    nak = parse_message(build_nak(data, raised.value))
+    assert nak.version_info == (2, 5, 1)
+    assert nak.get("ERR-8") == raised.value.reason
