@@ -22,7 +22,7 @@ import orjson
 
 from records.access import GuardedTransaction, Repository
 from records.errors import BadRequest, Conflict, NotFound
-from records.interactions import Context, Outcome, Written, _Writer
+from records.interactions import Context, Outcome, Writer, Written
 from records.linking import linked_id, stated_links
 from records.storage import candidate_sql, link_sql
 
@@ -50,12 +50,12 @@ def merge(repo: Repository, ctx: Context, parameters: Any) -> Outcome:
             )
         if preview:
             return _result(parameters, "Preview only: nothing was changed", target)
-        w = _Writer(g, ctx)
+        w = Writer(g, ctx)
         changed = [
             w.relink(source_id, target_id, "replaced-by", {"active": False}),
             w.relink(target_id, source_id, "replaces", {}),
         ]
-        _audit(w, "merge", changed)
+        w.provenance("merge", changed, g.principal.subject)
         candidate_sql.record_decision(
             g.tx.conn, source_id, target_id, "accepted", g.principal.subject, w.instant
         )
@@ -84,7 +84,7 @@ def unmerge(repo: Repository, ctx: Context, parameters: Any) -> Outcome:
             )
         if preview:
             return _result(parameters, "Preview only: nothing was changed", source or target or {})
-        w = _Writer(g, ctx)
+        w = Writer(g, ctx)
         changed = []
         for me, other, patient in ((source_id, target_id, source), (target_id, source_id, target)):
             if patient is None:
@@ -93,7 +93,7 @@ def unmerge(repo: Repository, ctx: Context, parameters: Any) -> Outcome:
             if _replaced_by(patient) == other:
                 restore = {"active": _active_before_merge(g, me, other)}
             changed.append(w.relink(me, other, None, restore))
-        _audit(w, "unmerge", changed)
+        w.provenance("unmerge", changed, g.principal.subject)
         candidate_sql.record_decision(
             g.tx.conn, source_id, target_id, "rejected", g.principal.subject, w.instant
         )
@@ -209,10 +209,6 @@ def _result(parameters: Any, message: str, patient: dict[str, Any]) -> Outcome:
     return Outcome(200, orjson.dumps(body), {"Content-Type": "application/fhir+json"})
 
 
-def _audit(w: _Writer, activity: str, changed: list[Written | None]) -> None:
-    w.provenance(activity, changed, w.g.principal.subject)
-
-
 # -- the review queue -----------------------------------------------------------
 
 
@@ -239,7 +235,7 @@ def decide_candidate(
         if row is None:
             raise NotFound(f"No match candidate {candidate_id}")
         _lock_pair(g, row.patient_id, row.other_id)
-        w = _Writer(g, ctx)
+        w = Writer(g, ctx)
         status = "accepted" if accept else "rejected"
         if not candidate_sql.decide(
             g.tx.conn, candidate_id, status, g.principal.subject, w.instant
@@ -251,7 +247,7 @@ def decide_candidate(
                 w.relink(row.patient_id, row.other_id, "seealso", {}),
                 w.relink(row.other_id, row.patient_id, "seealso", {}),
             ]
-            _audit(w, "link", changed)
+            w.provenance("link", changed, g.principal.subject)
         w.flush()
         return _candidate(g, candidate_sql.get(g.tx.conn, candidate_id))
 

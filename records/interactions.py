@@ -33,7 +33,7 @@ from records.errors import (
 )
 from records.facts import fact_keys
 from records.linking import keep_stored
-from records.matching import MPI_AGENT, PatientLinks, change_links
+from records.matching import PatientLinks, change_links
 from records.mpi import Thresholds
 from records.search.extract import date_range, index_entries
 from records.search.parameters import parameters_for
@@ -46,6 +46,8 @@ from records.validation import check_resource_type, validate_resource
 __all__ = [
     "Context",
     "Outcome",
+    "Writer",
+    "Written",
     "create",
     "delete",
     "history",
@@ -303,7 +305,7 @@ class Written:
 LIFECYCLE = "http://terminology.hl7.org/CodeSystem/iso-21089-lifecycle"
 
 
-class _Writer:
+class Writer:
     """Collects the versions of one database transaction and writes them at once."""
 
     def __init__(self, g: GuardedTransaction, ctx: Context, validated: bool = False) -> None:
@@ -475,10 +477,16 @@ class _Writer:
             )
         self.patient_links.before(resource_id, resource, self.matching)
         written = Written(status, self._version("Patient", resource_id, resource, current, method))
-        self.patient_links.after(resource_id, resource, written)
+        self.patient_links.after(resource_id, written)
         return written
 
-    def provenance(self, activity: str, changed: Sequence[Written | None], who: str) -> None:
+    def provenance(
+        self,
+        activity: str,
+        changed: Sequence[Written | None],
+        who: str,
+        on_behalf_of: str | None = None,
+    ) -> None:
         """A Provenance for a change of Patient links: which versions, what kind, who.
 
         The server's own record of what it did, so not subject to the writer's policy.
@@ -490,9 +498,9 @@ class _Writer:
         ]
         if not targets:
             return
-        agents: list[dict[str, Any]] = [{"who": {"display": who}}]
-        if who == MPI_AGENT:
-            agents[0]["onBehalfOf"] = {"display": self.ctx.source}
+        agent: dict[str, Any] = {"who": {"display": who}}
+        if on_behalf_of is not None:
+            agent["onBehalfOf"] = {"display": on_behalf_of}
         provenance_id = str(uuid.uuid4())
         self._claim("Provenance", provenance_id)
         resource = {
@@ -500,7 +508,7 @@ class _Writer:
             "target": targets,
             "recorded": self.instant,
             "activity": {"coding": [{"system": LIFECYCLE, "code": activity}]},
-            "agent": agents,
+            "agent": [agent],
         }
         self._version("Provenance", provenance_id, resource, None, "create")
 
@@ -639,7 +647,7 @@ def create(
     if_none_exist: str | None = None,
 ) -> Outcome:
     with repo.write() as g:
-        w = _Writer(g, ctx)
+        w = Writer(g, ctx)
         written = w.create(resource_type, resource, if_none_exist)
         w.flush()
     return _write_outcome(ctx, written)
@@ -654,7 +662,7 @@ def update(
     if_match: str | None = None,
 ) -> Outcome:
     with repo.write() as g:
-        w = _Writer(g, ctx)
+        w = Writer(g, ctx)
         written = w.update(resource_type, resource_id, resource, if_match)
         w.flush()
     return _write_outcome(ctx, written)
@@ -669,7 +677,7 @@ def conditional_update(
     if_match: str | None = None,
 ) -> Outcome:
     with repo.write() as g:
-        w = _Writer(g, ctx)
+        w = Writer(g, ctx)
         written = w.conditional_update(resource_type, condition, resource, if_match)
         w.flush()
     return _write_outcome(ctx, written)
@@ -677,7 +685,7 @@ def conditional_update(
 
 def delete(repo: Repository, ctx: Context, resource_type: str, resource_id: str) -> Outcome:
     with repo.write() as g:
-        w = _Writer(g, ctx)
+        w = Writer(g, ctx)
         written = w.delete(resource_type, resource_id)
         w.flush()
     return _write_outcome(ctx, written)
@@ -737,7 +745,7 @@ def _transaction(repo: Repository, ctx: Context, entries: list[Any]) -> list[dic
                 _locate(exc, i)
                 raise
     with repo.write() as g:
-        w = _Writer(g, ctx, validated=True)
+        w = Writer(g, ctx, validated=True)
         # Resolve conditional creates and assign ids to the others first, so that
         # every urn:uuid reference can be rewritten before anything is validated.
         ids: dict[str, str] = {}
@@ -813,7 +821,7 @@ def _rewrite_references(node: Any, ids: dict[str, str]) -> Any:
 
 
 def _entry_write(
-    w: _Writer, i: int, entry: Any, ids: dict[str, str], conditions_checked: bool = False
+    w: Writer, i: int, entry: Any, ids: dict[str, str], conditions_checked: bool = False
 ) -> Written:
     request = entry["request"]
     method = request["method"]
@@ -901,7 +909,7 @@ def _batch_entry(repo: Repository, ctx: Context, i: int, entry: Any) -> dict[str
                 result["resource"] = orjson.Fragment(out.body)
             return result
         with repo.write() as g:
-            w = _Writer(g, ctx)
+            w = Writer(g, ctx)
             written = _entry_write(w, i, entry, {})
             w.flush()
         return _entry_response(ctx, written)
@@ -960,7 +968,7 @@ def prepare_resources(ctx: Context, resources: list[dict[str, Any]]) -> Prepared
     return Prepared(w.instant, w.key, versions)
 
 
-class _FeedWriter(_Writer):
+class _FeedWriter(Writer):
     """The writer of :func:`store_resources`: takes the prepared first version of each
     resource it finds new (the same instant, the same bytes), computes the others."""
 

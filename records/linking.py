@@ -22,7 +22,6 @@ from records.mpi import DEFAULT_THRESHOLDS, Thresholds
 from records.settings import Settings
 
 __all__ = [
-    "LINK_TYPES",
     "keep_stored",
     "linked_id",
     "stated_links",
@@ -30,8 +29,6 @@ __all__ = [
     "with_link",
     "without_link",
 ]
-
-LINK_TYPES = ("replaced-by", "replaces", "refer", "seealso")
 
 _LOCAL_PATIENT = re.compile(r"Patient/([A-Za-z0-9\-.]{1,64})(?:/_history/[A-Za-z0-9\-.]{1,64})?")
 

@@ -1,6 +1,6 @@
 """Patient identity inside one write transaction: match, link, and make both sides say so.
 
-A :class:`PatientLinks` lives beside one ``_Writer``. Before each Patient
+A :class:`PatientLinks` lives beside one ``Writer``. Before each Patient
 version it matches the Patient against the master patient index and states
 links to automatic matches in the new version; doubtful matches go to the
 review queue. The matched peers must state the link back, and that waits for
@@ -29,7 +29,7 @@ from records.storage import StoredVersion, candidate_sql, link_sql
 from records.storage.store import NewVersion
 
 if TYPE_CHECKING:
-    from records.interactions import Written, _Writer
+    from records.interactions import Writer, Written
 
 __all__ = ["MPI_AGENT", "PatientLinks", "change_links"]
 
@@ -58,7 +58,7 @@ def change_links(
 class PatientLinks:
     """The Patient-identity work of one write transaction."""
 
-    def __init__(self, writer: _Writer) -> None:
+    def __init__(self, writer: Writer) -> None:
         self.w = writer
         self.written: dict[str, Written] = {}  # Patients this transaction writes
         self.back: list[tuple[str, str]] = []  # (peer, patient): peer must state the link
@@ -75,8 +75,7 @@ class PatientLinks:
             self._match(patient_id, patient, features)
         index_patient(tx, patient_id, features)
 
-    def after(self, patient_id: str, patient: dict[str, Any], written: Written) -> None:
-        link_sql.set_links(self.w.g.tx.conn, patient_id, stated_links(patient))
+    def after(self, patient_id: str, written: Written) -> None:
         self.written[patient_id] = written
 
     def deleted(self, patient_id: str) -> None:
@@ -90,7 +89,7 @@ class PatientLinks:
             for other in link_sql.stated_by_others(conn, patient_id)
             if self.w.g.tx.try_lock(f"Patient/{other}")
         ]
-        self.w.provenance("unlink", changed, MPI_AGENT)
+        self.w.provenance("unlink", changed, MPI_AGENT, self.w.ctx.source)
 
     def _match(self, patient_id: str, patient: dict[str, Any], features: Any) -> None:
         tx, conn = self.w.g.tx, self.w.g.tx.conn
@@ -116,6 +115,7 @@ class PatientLinks:
                     conn, patient_id, other, match.comparison.score, detail, self.w.instant
                 )
         if peers:
+            link_sql.set_links(conn, patient_id, stated_links(patient))  # with the new links
             self.back += [(peer, patient_id) for peer in peers]
             self.matched.append((patient_id, peers))
 
@@ -132,7 +132,7 @@ class PatientLinks:
                 self.w.relink(peer, patient_id, "seealso", {})
         for patient_id, peers in self.matched:
             versions = [self.written[p] for p in (patient_id, *peers) if p in self.written]
-            self.w.provenance("link", versions, MPI_AGENT)
+            self.w.provenance("link", versions, MPI_AGENT, self.w.ctx.source)
         self.matched = []
 
     def restate(

@@ -74,35 +74,30 @@ def ingest_then_anchor(rt: Runtime, keep_for: float = FEEDS_FIRST_SECONDS) -> in
     return handled
 
 
+# Both tasks: acknowledged after they ran (a killed worker's task is redelivered), retried
+# while the database is down, no result kept. Each app (gateway, test) keeps its own
+# task and runtime (shared=False).
+_DURABLE: dict[str, Any] = {
+    "shared": False,
+    "bind": True,
+    "acks_late": True,
+    "autoretry_for": (DatabaseUnavailable,),
+    "retry_backoff": True,
+    "retry_backoff_max": 30,
+    "max_retries": None,
+    "ignore_result": True,
+}
+
+
 def register_tasks(app: Celery) -> None:
-    @app.task(  # type: ignore[untyped-decorator]
-        name=ANCHOR,
-        shared=False,  # each app (gateway, test) keeps its own task and runtime
-        bind=True,
-        acks_late=True,
-        autoretry_for=(DatabaseUnavailable,),
-        retry_backoff=True,
-        retry_backoff_max=30,
-        max_retries=None,
-        ignore_result=True,
-    )
+    @app.task(name=ANCHOR, **_DURABLE)  # type: ignore[untyped-decorator]
     def anchor(self: Task[Any, Any]) -> int:
         rt = runtime(self.app)
         return profiled(
             "anchor", lambda: integrate_pending(rt.store, rt.signer, rt.origin).appended
         )
 
-    @app.task(  # type: ignore[untyped-decorator]
-        name=INGEST,
-        shared=False,
-        bind=True,
-        acks_late=True,
-        autoretry_for=(DatabaseUnavailable,),
-        retry_backoff=True,
-        retry_backoff_max=30,
-        max_retries=None,
-        ignore_result=True,
-    )
+    @app.task(name=INGEST, **_DURABLE)  # type: ignore[untyped-decorator]
     def ingest(self: Task[Any, Any]) -> int:
         rt = runtime(self.app)
         # in-process (the embedded default), a request runs this: it takes what waits, no more

@@ -17,7 +17,6 @@ __all__ = [
     "drop_pending",
     "get",
     "list_candidates",
-    "pair_status",
     "queue",
     "record_decision",
     "rejected_peers",
@@ -51,14 +50,6 @@ def queue(conn: Connection, a: str, b: str, score: float, detail: str, now: str)
         .on_conflict_do_nothing(index_elements=["patient_id", "other_id"])
     )
     return bool(conn.execute(statement).rowcount)
-
-
-def pair_status(conn: Connection, a: str, b: str) -> str | None:
-    first, second = _pair(a, b)
-    row = conn.execute(
-        select(c.c.status).where(c.c.patient_id == first, c.c.other_id == second)
-    ).first()
-    return str(row[0]) if row else None
 
 
 def rejected_peers(conn: Connection, patient_id: str) -> set[str]:
