@@ -80,12 +80,6 @@ _DATE = re.compile(
 _EXPECTED = "expected YYYY, YYYY-MM, YYYY-MM-DD or YYYY-MM-DDThh:mm[:ss[.f]][Z|+hh:mm|-hh:mm]"
 
 
-def _format(moment: datetime) -> str:
-    # 'YYYY-MM-DDTHH:MM:SS.ffffff', years below 1000 zero-padded (strftime('%Y') does
-    # not do that on every platform; isoformat does, and is written in C).
-    return moment.isoformat(timespec="microseconds")
-
-
 _MONTH_DAYS = (31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31)
 
 
@@ -96,11 +90,13 @@ def _days_in(year: int, month: int) -> int:
     return _MONTH_DAYS[month - 1]
 
 
-def _shift(moment: datetime, offset: timedelta) -> str:
-    try:
-        return _format(moment - offset)
-    except OverflowError:
-        return DATE_MIN if offset > timedelta(0) else DATE_MAX
+@functools.lru_cache(maxsize=64)  # a feed writes one or two zones
+def _offset(zone: str) -> timedelta:
+    zone_h, zone_m = int(zone[1:3]), int(zone[4:6])
+    if zone_h > 14 or zone_m > 59:
+        raise ValueError(f"no time zone {zone}")
+    offset = timedelta(0, zone_h * 3600 + zone_m * 60)
+    return -offset if zone[0] == "-" else offset
 
 
 @functools.lru_cache(maxsize=4096)
@@ -127,36 +123,46 @@ def date_range(value: str) -> tuple[str, str]:
     last = _days_in(year, month)
     if d is None:
         return f"{y}-{mo}-01T00:00:00.000000", f"{y}-{mo}-{last:02d}T23:59:59.999999"
-    if not 1 <= int(d) <= last:
+    day = int(d)
+    if not 1 <= day <= last:
         raise ValueError(f"'{value}' is not a valid date: {y}-{mo} has no day {d}")
     if hh is None:
         return f"{y}-{mo}-{d}T00:00:00.000000", f"{y}-{mo}-{d}T23:59:59.999999"
     hour, minute = int(hh), int(mi)
     if hour > 23 or minute > 59:
         raise ValueError(f"'{value}' is not a valid date: no time {hh}:{mi}")
+    # Both ends lie in the same minute, so they share 'YYYY-MM-DDTHH:MM' (shifted to UTC
+    # once) and differ only in their seconds and microseconds, formatted as text.
     if ss is None:
-        low_s, low_us, high_s, high_us = 0, 0, 59, 999_999
+        low_tail, high_tail = "00.000000", "59.999999"
     else:
-        second = min(int(ss), 59)  # a leap second (60) is folded into the last second
         if int(ss) > 60:
             raise ValueError(f"'{value}' is not a valid date: no second {ss}")
-        low_s = high_s = second
+        second = f"{min(int(ss), 59):02d}"  # a leap second (60) is folded into the last
         if fraction is None:
-            low_us, high_us = 0, 999_999
+            low_tail, high_tail = second + ".000000", second + ".999999"
         else:
             low_us = int(fraction[:6].ljust(6, "0"))
             high_us = int(fraction[:6].ljust(6, "9"))
-    low = datetime(year, month, int(d), hour, minute, low_s, low_us)
-    high = datetime(year, month, int(d), hour, minute, high_s, high_us)
+            low_tail, high_tail = f"{second}.{low_us:06d}", f"{second}.{high_us:06d}"
     if zone is None or zone == "Z":
-        return _format(low), _format(high)
-    zone_h, zone_m = int(zone[1:3]), int(zone[4:6])
-    if zone_h > 14 or zone_m > 59:
-        raise ValueError(f"'{value}' is not a valid date: no time zone {zone}")
-    offset = timedelta(hours=zone_h, minutes=zone_m)
-    if zone[0] == "-":
-        offset = -offset
-    return _shift(low, offset), _shift(high, offset)
+        if value.isascii():  # the matched digits are the zero-padded fields themselves
+            minute_text = value[:16]
+        else:  # other Unicode digits (which \d matches) are written as ASCII
+            minute_text = f"{year:04d}-{month:02d}-{day:02d}T{hour:02d}:{minute:02d}"
+    else:
+        try:
+            offset = _offset(zone)
+        except ValueError:
+            raise ValueError(f"'{value}' is not a valid date: no time zone {zone}") from None
+        try:
+            utc = datetime(year, month, day, hour, minute) - offset
+        except OverflowError:  # before 0001 or after 9999 in UTC: the open end
+            return (DATE_MIN, DATE_MIN) if offset > timedelta(0) else (DATE_MAX, DATE_MAX)
+        # 'YYYY-MM-DDTHH:MM', years below 1000 zero-padded (strftime('%Y') does not
+        # do that on every platform; isoformat does, and is written in C).
+        minute_text = utc.isoformat()[:16]
+    return f"{minute_text}:{low_tail}", f"{minute_text}:{high_tail}"
 
 
 def _try_range(value: Any) -> tuple[str, str] | None:
