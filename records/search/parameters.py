@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import functools
 import json
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from importlib import resources
@@ -17,11 +18,14 @@ from typing import Any
 __all__ = [
     "CORE_PARAMETERS",
     "SearchParameter",
+    "StoredAs",
     "compartment_params",
+    "derived_parameters",
     "element_type",
     "omitted_parameters",
     "parameters_for",
     "resource_types",
+    "stored_as",
 ]
 
 CORE_PARAMETERS = frozenset({"_id", "_lastUpdated"})
@@ -117,3 +121,102 @@ def element_type(owner: str, element: str) -> str | tuple[str, ...] | None:
     Only the elements that search expressions navigate are known; others give None.
     """
     return _elements().get((owner, element))
+
+
+@dataclass(frozen=True, slots=True)
+class StoredAs:
+    """Which index rows answer a parameter: those of ``params`` (of the same type),
+    and for a reference parameter only the rows pointing at ``target_type`` if set."""
+
+    params: tuple[str, ...]
+    target_type: str | None = None
+
+
+_RESOLVES_TO = re.compile(r"(.+)\.where\(resolve\(\) is ([A-Za-z]+)\)")
+
+
+def _branches(expression: str) -> frozenset[str]:
+    """The top-level ``|`` branches of an expression, each without enclosing parentheses."""
+    out: list[str] = []
+    depth, start = 0, 0
+    for i, ch in enumerate(expression):
+        if ch == "(":
+            depth += 1
+        elif ch == ")":
+            depth -= 1
+        elif ch == "|" and depth == 0:
+            out.append(expression[start:i])
+            start = i + 1
+    out.append(expression[start:])
+    return frozenset(_unwrap(b.strip()) for b in out)
+
+
+def _unwrap(branch: str) -> str:
+    while branch.startswith("(") and branch.endswith(")"):
+        depth = 0
+        for i, ch in enumerate(branch):
+            depth += ch == "("
+            depth -= ch == ")"
+            if depth == 0 and i < len(branch) - 1:
+                return branch  # '(a) | (b)'-like: the parentheses are not one pair
+        branch = branch[1:-1].strip()
+    return branch
+
+
+@functools.cache
+def derived_parameters(resource_type: str) -> Mapping[str, StoredAs]:
+    """Parameters whose index rows would repeat other parameters' rows, so are not stored.
+
+    Two shapes recur in R4: ``patient`` is ``subject.where(resolve() is Patient)``
+    (the rows of ``subject`` that point at a Patient), and Observation's
+    ``combo-code`` is ``code | component.code`` (the rows of ``code`` and of
+    ``component-code``); a few parameters share one expression outright. For an
+    Observation that is three index rows of twelve. Parameters are taken from
+    the fewest branches up, so a parameter is only ever derived from stored ones.
+    """
+    params = {
+        code: p
+        for code, p in parameters_for(resource_type).items()
+        if code not in CORE_PARAMETERS and p.expression
+    }
+    branches = {code: _branches(p.expression) for code, p in params.items()}
+
+    def order(code: str) -> tuple[int, bool, str]:
+        return (len(branches[code]), any(_RESOLVES_TO.fullmatch(b) for b in branches[code]), code)
+
+    stored: list[str] = []
+    derived: dict[str, StoredAs] = {}
+    for code in sorted(params, key=order):
+        mine, kind = branches[code], params[code].type
+        if len(mine) == 1 and kind == "reference":
+            match = _RESOLVES_TO.fullmatch(next(iter(mine)))
+            if match is not None:
+                target = match.group(2)
+                base = [
+                    q
+                    for q in stored
+                    if params[q].type == "reference"
+                    and branches[q] == {match.group(1)}
+                    and target in params[q].targets
+                ]
+                if base and params[code].targets == (target,):
+                    derived[code] = StoredAs((base[0],), target)
+                    continue
+        # a reference parameter's targets also filter resources inlined in a Bundle
+        parts = [
+            q
+            for q in stored
+            if params[q].type == kind
+            and branches[q] <= mine
+            and (kind != "reference" or params[q].targets == params[code].targets)
+        ]
+        if parts and frozenset().union(*(branches[q] for q in parts)) == mine:
+            derived[code] = StoredAs(tuple(parts))
+            continue
+        stored.append(code)
+    return MappingProxyType(derived)
+
+
+def stored_as(resource_type: str, code: str) -> StoredAs:
+    """The index rows that answer ``code``: its own unless it is derived."""
+    return derived_parameters(resource_type).get(code) or StoredAs((code,))

@@ -19,6 +19,7 @@ from typing import Any
 
 from sqlalchemy import BindParameter, Connection, bindparam, false, or_, select
 
+from records.search.parameters import stored_as
 from records.storage.schema import idx_reference, resource_version
 from records.storage.search_sql import COLUMNS
 from records.storage.store import StoredVersion, stored_version
@@ -90,10 +91,13 @@ def _members_sql(
             return f":{name}"
 
         ids = "IN (SELECT value FROM json_each(:ids))"
-    types_by_param: dict[str, list[str]] = {}
+    types_by_param: dict[str, dict[str, None]] = {}
     for resource_type, params in params_by_type:
         for param in params:
-            types_by_param.setdefault(param, []).append(resource_type)
+            stored = stored_as(resource_type, param)  # 'patient' is read from 'subject'
+            if stored.target_type in (None, "Patient"):
+                for name in stored.params:
+                    types_by_param.setdefault(name, {})[resource_type] = None
     branches = [
         f"SELECT seq FROM idx_reference WHERE resource_type IN ({_quoted(types)})"
         f" AND param = {_quoted([param])} AND target_id {ids} AND target_type = 'Patient'"

@@ -23,6 +23,7 @@ from sqlalchemy import (
     true,
 )
 
+from records.search.parameters import stored_as
 from records.search.query import (
     Criterion,
     DateValue,
@@ -46,7 +47,7 @@ COLUMNS = (
     rv.c.source,
 )
 
-__all__ = ["HistoryQuery", "compile_history", "compile_search", "visible_at"]
+__all__ = ["HistoryQuery", "compile_history", "compile_search", "rows_of", "visible_at"]
 
 
 def visible_at(snapshot: int) -> ColumnElement[bool]:
@@ -83,7 +84,7 @@ def _criterion(resource_type: str, c: Criterion) -> ColumnElement[bool]:
     if c.kind == "_lastUpdated":
         return or_(*(_date_match(rv.c.last_updated, rv.c.last_updated, v) for v in c.values))
     table = INDEX_TABLES[c.kind]
-    base = [table.c.resource_type == resource_type, table.c.param == c.param]
+    base = rows_of(table, resource_type, c.param)
     if c.modifier == "missing":
         present = rv.c.seq.in_(select(table.c.seq).where(*base))
         return or_(*(not_(present) if missing else present for missing in c.values))
@@ -200,9 +201,24 @@ def _sort_key(resource_type: str, param: str, kind: str, descending: bool) -> An
     aggregate = func.max if descending else func.min
     return (
         select(aggregate(column))
-        .where(table.c.seq == rv.c.seq, table.c.param == param)
+        .where(table.c.seq == rv.c.seq, *rows_of(table, resource_type, param))
         .scalar_subquery()
     )
+
+
+def rows_of(table: Table, resource_type: str, param: str) -> list[ColumnElement[bool]]:
+    """The index rows of ``table`` that answer ``param``: its own, or, for a parameter
+    derived from others (:func:`records.search.parameters.derived_parameters`), theirs."""
+    stored = stored_as(resource_type, param)
+    where = [
+        table.c.resource_type == resource_type,
+        table.c.param == stored.params[0]
+        if len(stored.params) == 1
+        else table.c.param.in_(stored.params),
+    ]
+    if stored.target_type is not None:
+        where.append(table.c.target_type == stored.target_type)
+    return where
 
 
 @dataclass(slots=True)

@@ -125,6 +125,65 @@ def test_reference_search_forms(people: Any) -> None:
     assert ids(people, "/fhir/Observation", subject="Group/p1") == []
 
 
+def test_derived_parameters_are_answered_from_the_rows_they_repeat(people: Any) -> None:
+    """``patient`` is ``subject`` pointing at a Patient, ``combo-code`` is ``code`` or a
+    component's code, ``practitioner`` is a participant that is a Practitioner: their
+    rows are not stored, so these searches read the other parameters' rows."""
+    mmhg = {"system": "http://unitsofmeasure.org", "code": "mm[Hg]"}
+    panel = observation(
+        "bp",
+        "85354-9",
+        "Group/p1",  # a Group with the same id as a Patient
+        "2024-03-01",
+        component=[
+            {
+                "code": {"coding": [{"system": LOINC, "code": "8480-6"}]},
+                "valueQuantity": {"value": 142, **mmhg},
+            },
+            {
+                "code": {"coding": [{"system": LOINC, "code": "8462-4"}]},
+                "valueQuantity": {"value": 91, **mmhg},
+            },
+        ],
+    )
+    put(people, panel)
+    put(
+        people,
+        {
+            "resourceType": "Encounter",
+            "id": "e1",
+            "status": "finished",
+            "class": {"code": "AMB"},
+            "subject": {"reference": "Patient/p3"},
+            "participant": [
+                {"individual": {"reference": "Practitioner/dr1"}},
+                {"individual": {"reference": "RelatedPerson/r1"}},
+            ],
+        },
+    )
+    obs = "/fhir/Observation"
+    assert sorted(ids(people, obs, patient="p1")) == ["o1", "o3"]
+    assert ids(people, obs, subject="Group/p1") == ["bp"]
+    assert ids(people, obs, **{"patient:missing": "true"}) == ["bp"]
+    assert sorted(ids(people, obs, **{"patient:missing": "false"})) == ["o1", "o2", "o3"]
+    assert ids(people, obs, _sort="-patient")[:1] == ["o2"]  # p2 > p1; bp has none, last
+    assert ids(people, obs, _sort="-patient")[-1] == "bp"
+    assert ids(people, obs, **{"combo-code": "8480-6"}) == ["bp"]
+    assert ids(people, obs, **{"combo-code": f"{LOINC}|85354-9"}) == ["bp"]
+    assert sorted(ids(people, obs, **{"combo-code": "8867-4"})) == ["o1", "o2"]
+    assert ids(people, obs, **{"component-code": "8867-4"}) == []
+    assert sorted(ids(people, obs, **{"combo-code:not": "8480-6"})) == ["o1", "o2", "o3"]
+    assert ids(people, obs, **{"combo-value-quantity": "gt140"}) == ["bp"]
+    assert ids(
+        people, obs, **{"combo-value-quantity": "lt95|http://unitsofmeasure.org|mm[Hg]"}
+    ) == ["bp"]
+    assert ids(people, "/fhir/Encounter", practitioner="dr1") == ["e1"]
+    assert ids(people, "/fhir/Encounter", practitioner="r1") == []
+    assert ids(people, "/fhir/Encounter", participant="RelatedPerson/r1") == ["e1"]
+    assert ids(people, "/fhir/Encounter", patient="p3") == ["e1"]
+    assert ids(people, "/fhir/Patient", phonetic="smi") == ["p3"]
+
+
 def test_date_search_with_prefixes_and_partial_dates(people: Any) -> None:
     assert sorted(ids(people, "/fhir/Patient", birthdate="1980")) == ["p1", "p2"]
     assert ids(people, "/fhir/Patient", birthdate="1980-05") == ["p1"]
@@ -255,8 +314,38 @@ def test_post_search_form(people: Any) -> None:
 
 
 def test_decimal_quantities_are_searchable(client: Any) -> None:
-    put(client, observation("t1", "8310-5", "Patient/p1", "2024-01-01", valueQuantity={"value": 38.0, "unit": "Cel", "system": "http://unitsofmeasure.org", "code": "Cel"}))
-    put(client, observation("t2", "8310-5", "Patient/p1", "2024-01-02", valueQuantity={"value": 37.25, "unit": "Cel", "system": "http://unitsofmeasure.org", "code": "Cel"}))
+    put(
+        client,
+        observation(
+            "t1",
+            "8310-5",
+            "Patient/p1",
+            "2024-01-01",
+            valueQuantity={
+                "value": 38.0,
+                "unit": "Cel",
+                "system": "http://unitsofmeasure.org",
+                "code": "Cel",
+            },
+        ),
+    )
+    put(
+        client,
+        observation(
+            "t2",
+            "8310-5",
+            "Patient/p1",
+            "2024-01-02",
+            valueQuantity={
+                "value": 37.25,
+                "unit": "Cel",
+                "system": "http://unitsofmeasure.org",
+                "code": "Cel",
+            },
+        ),
+    )
     assert ids(client, "/fhir/Observation", **{"value-quantity": "38.0"}) == ["t1"]
-    assert ids(client, "/fhir/Observation", **{"value-quantity": "gt37.5|http://unitsofmeasure.org|Cel"}) == ["t1"]
+    assert ids(
+        client, "/fhir/Observation", **{"value-quantity": "gt37.5|http://unitsofmeasure.org|Cel"}
+    ) == ["t1"]
     assert ids(client, "/fhir/Observation", **{"value-quantity": "37.25"}) == ["t2"]
