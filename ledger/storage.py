@@ -40,7 +40,7 @@ from sqlalchemy import (
     insert,
     select,
 )
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import DBAPIError, IntegrityError
 
 from .compact import NewNode, NodeID
 from .errors import DuplicateError, IndexOutOfRangeError, MissingNodeError
@@ -128,7 +128,7 @@ class SQLLedgerStore:
         nodes: Sequence[NewNode],
         version_seqs: Sequence[int | None] | None = None,
     ) -> None:
-        """Insert the leaves and the nodes they complete, in multi-row ``INSERT``s.
+        """Insert the leaves and the nodes they complete.
 
         A leaf index or ``version_seq`` already stored (a second sequencer, a
         version anchored twice) raises ``DuplicateError``; roll back then.
@@ -143,18 +143,27 @@ class SQLLedgerStore:
             )
             self._insert(_NODE_COLUMNS, nodes)
         except IntegrityError as exc:
-            raise DuplicateError(
-                f"leaves [{first_index}, {first_index + len(entries)}) or their version_seqs "
-                f"are already stored ({exc.orig})"
-            ) from exc
+            raise _duplicate(first_index, len(entries), exc.orig) from exc
+        except DBAPIError:
+            raise
+        except Exception as exc:  # COPY runs on the driver's cursor: its errors are not wrapped
+            if getattr(exc, "sqlstate", None) == _UNIQUE_VIOLATION:
+                raise _duplicate(first_index, len(entries), exc) from exc
+            raise
 
     def _insert(self, columns: tuple[str, ...], rows: Sequence[tuple[object, ...]]) -> None:
-        """``executemany`` of ``ROWS_PER_INSERT``-row ``INSERT … VALUES``, then one for the rest.
+        """Many rows on PostgreSQL: one binary ``COPY``. Otherwise ``executemany`` of
+        ``ROWS_PER_INSERT``-row ``INSERT … VALUES``, then one for the rest.
 
-        Plain DBAPI parameters: SQLAlchemy's per-row parameter processing cost
-        more than SQLite's insert itself (3x slower), and multi-row statements
-        beat one row per statement by ~40% on SQLite (fewer VM steps).
+        On PostgreSQL the multi-row INSERTs cost 2.3 µs of Python a leaf (psycopg
+        adapts every parameter on its own), COPY 1 µs, and less server time. On
+        SQLite, plain DBAPI parameters: SQLAlchemy's per-row parameter processing
+        cost more than SQLite's insert itself (3x slower), and multi-row
+        statements beat one row per statement by ~40% (fewer VM steps).
         """
+        if len(rows) > COPY_ABOVE and self.conn.dialect.name == "postgresql":
+            self._copy(columns, rows)
+            return
         full = len(rows) - len(rows) % ROWS_PER_INSERT
         if full:
             self.conn.exec_driver_sql(
@@ -169,6 +178,17 @@ class SQLLedgerStore:
             self.conn.exec_driver_sql(
                 _insert_sql(self._mark, columns, len(rest)), tuple(chain.from_iterable(rest))
             )
+
+    def _copy(self, columns: tuple[str, ...], rows: Sequence[tuple[object, ...]]) -> None:
+        """Binary ``COPY`` in the caller's transaction: plain inserts, refused like INSERTs."""
+        table, types = _COPY_TARGETS[columns]
+        driver = self.conn.connection.driver_connection
+        statement = f"COPY {table} ({', '.join(columns)}) FROM STDIN (FORMAT BINARY)"
+        with driver.cursor() as cursor, cursor.copy(statement) as copy:  # type: ignore[union-attr]
+            copy.set_types(types)
+            write_row = copy.write_row
+            for row in rows:
+                write_row(row)
 
     def latest_checkpoint(self) -> StoredCheckpoint | None:
         row = self.conn.execute(_LATEST).first()
@@ -205,8 +225,22 @@ class SQLLedgerStore:
 
 
 ROWS_PER_INSERT = 500  # 2,000 parameters: far below SQLite's 32,766 and PostgreSQL's 65,535
+COPY_ABOVE = 50  # PostgreSQL: more rows than this are COPYed (one round trip either way)
 _LEAF_COLUMNS = ("leaf_index", "leaf_hash", "entry", "version_seq")
 _NODE_COLUMNS = ("level", "node_index", "hash")
+# Binary COPY sends no type names: they must match the columns' exactly.
+_COPY_TARGETS = {
+    _LEAF_COLUMNS: ("ledger_leaf", ("int8", "bytea", "bytea", "int8")),
+    _NODE_COLUMNS: ("ledger_node", ("int2", "int8", "bytea")),
+}
+_UNIQUE_VIOLATION = "23505"
+
+
+def _duplicate(first_index: int, count: int, cause: object) -> DuplicateError:
+    return DuplicateError(
+        f"leaves [{first_index}, {first_index + count}) or their version_seqs "
+        f"are already stored ({cause})"
+    )
 
 
 @lru_cache(maxsize=1024)

@@ -25,7 +25,7 @@ from ledger import (
     verify_inclusion,
     verify_note,
 )
-from ledger.storage import SQLLedgerStore, metadata
+from ledger.storage import COPY_ABOVE, SQLLedgerStore, metadata
 from records.storage import make_engine, upgrade_schema
 
 LEDGER_TABLES = {"ledger_leaf", "ledger_node", "ledger_checkpoint"}
@@ -221,3 +221,27 @@ def test_a_version_is_anchored_once(engine: Engine) -> None:
         assert store.size() == 3
         assert store.leaf_index_of_version(11) == 1
         assert store.leaf_index_of_version(12) is None
+
+
+def test_large_appends_refuse_duplicates_like_small_ones(engine: Engine) -> None:
+    """Batches above ``COPY_ABOVE`` take PostgreSQL's COPY: refused the same way."""
+    n = 3 * COPY_ABOVE
+    with _write(engine) as conn, conn.begin():
+        MerkleLog(SQLLedgerStore(conn)).append(_entries(n), version_seqs=list(range(1, n + 1)))
+    seqs = [*range(n + 1, 2 * n), n]  # the last one is anchored already
+    with _write(engine) as conn, conn.begin():
+        with pytest.raises(DuplicateError, match="version_seqs"):
+            MerkleLog(SQLLedgerStore(conn)).append(_entries(n, start=n), version_seqs=seqs)
+        conn.rollback()
+    with _write(engine) as conn, conn.begin():  # a second sequencer, behind: the same leaf indexes
+        store = SQLLedgerStore(conn)
+        hashes = [leaf_hash(e) for e in _entries(n, start=n)]
+        with pytest.raises(DuplicateError, match=r"leaves \[0, "):
+            store.append(0, hashes, _entries(n, start=n), [])
+        conn.rollback()
+    with engine.connect() as conn:
+        reference = MerkleLog(MemoryLedgerStore())
+        reference.append(_entries(n))
+        log = MerkleLog(SQLLedgerStore(conn))
+        assert log.size() == n and log.root() == reference.root()
+        assert SQLLedgerStore(conn).leaf_index_of_version(n) == n - 1
