@@ -160,6 +160,9 @@ _RETIRE_PG = text(
     " WHERE rv.seq = r.old AND rv.superseded_seq IS NULL"
 )
 _RETIRE = "UPDATE resource_version SET superseded_seq = ? WHERE seq = ? AND superseded_seq IS NULL"
+_CLEAR_PENDING_PG = text(
+    "DELETE FROM ledger_outbox WHERE version_seq = ANY(CAST(:seqs AS bigint[]))"
+)
 
 
 @functools.cache
@@ -406,7 +409,14 @@ class StoreTransaction:
         return [(int(seq), bytes(entry)) for seq, entry in rows]
 
     def clear_pending(self, seqs: Sequence[int]) -> None:
-        """Drop outbox rows once their entries are leaves (same transaction)."""
+        """Drop outbox rows once their entries are leaves (same transaction).
+
+        PostgreSQL takes them all as one array: an ``IN`` of 1,000 bound
+        parameters cost 3.5 µs of Python per row, more than the ledger append.
+        """
+        if self.dialect == "postgresql":
+            self.conn.execute(_CLEAR_PENDING_PG, {"seqs": list(seqs)})
+            return
         for start in range(0, len(seqs), 1000):
             chunk = list(seqs[start : start + 1000])
             self.conn.execute(ledger_outbox.delete().where(ledger_outbox.c.version_seq.in_(chunk)))
