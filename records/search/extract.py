@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from records.search.fhirpath import Evaluator, Item, compile_with_keys, infer_type
+from records.search.fhirpath import Values, compile_branches, infer_type
 from records.search.parameters import CORE_PARAMETERS, element_type, parameters_for, resource_types
 
 __all__ = [
@@ -176,10 +176,6 @@ def _try_range(value: Any) -> tuple[str, str] | None:
 
 # --------------------------------------------------------------------------- references
 
-_QUANTITY_TYPES = frozenset(
-    {"Quantity", "Age", "Count", "Distance", "Duration", "SimpleQuantity", "MoneyQuantity"}
-)
-
 
 @functools.lru_cache(maxsize=4096)  # a feed's resources mostly point at the same few
 def _parse_reference(value: str) -> tuple[str, str] | None:
@@ -193,9 +189,15 @@ def _parse_reference(value: str) -> tuple[str, str] | None:
 
 
 # --------------------------------------------------------------------------- handlers
-# One function per search parameter type; each switches on the datatype tag.
+# One handler factory per search parameter type: ``_token(tag)`` etc. return a function
+# that appends the entries of a list of values, all of datatype ``tag``.  Most branches
+# of an expression have a datatype known at compile time, so the choice between a
+# CodeableConcept and an Identifier is made once per plan rather than once per value;
+# values of unknown type ('primitive', 'Element', or inferred per item) are told apart
+# by their JSON shape, one by one.
 
-_Handler = Callable[[str, list[Item], IndexEntries], None]
+_Handler = Callable[[str, list[Any], IndexEntries], None]
+_HandlerFor = Callable[[str], _Handler]
 
 
 def _as_list(value: Any) -> list[Any]:
@@ -206,52 +208,88 @@ def _text(value: Any) -> str | None:
     return value if type(value) is str and value else None
 
 
-def _token(code: str, items: list[Item], out: IndexEntries) -> None:
+def _token_concepts(code: str, values: list[Any], out: IndexEntries) -> None:
     add = out.tokens.append
-    for tag, v in items:
-        if tag == "primitive" or tag == "Element":
-            tag = infer_type(v)
-        if tag == "CodeableConcept":
-            if type(v) is dict:
-                for coding in _as_list(v.get("coding")):
-                    if type(coding) is dict and (value := _text(coding.get("code"))):
-                        add((code, _text(coding.get("system")), value))
-        elif tag == "Coding":
-            if type(v) is dict and (value := _text(v.get("code"))):
-                add((code, _text(v.get("system")), value))
-        elif tag == "Identifier":
-            if type(v) is dict and (value := _text(v.get("value"))):
-                add((code, _text(v.get("system")), value))
-        elif tag == "ContactPoint":
-            if type(v) is dict and (value := _text(v.get("value"))):
-                add((code, None, value))
-        elif type(v) is bool:
+    for v in values:
+        if type(v) is dict:
+            for coding in _as_list(v.get("coding")):
+                if type(coding) is dict and (value := _text(coding.get("code"))):
+                    add((code, _text(coding.get("system")), value))
+
+
+def _token_codings(code: str, values: list[Any], out: IndexEntries) -> None:
+    add = out.tokens.append
+    for v in values:
+        if type(v) is dict and (value := _text(v.get("code"))):
+            add((code, _text(v.get("system")), value))
+
+
+def _token_identifiers(code: str, values: list[Any], out: IndexEntries) -> None:
+    add = out.tokens.append
+    for v in values:
+        if type(v) is dict and (value := _text(v.get("value"))):
+            add((code, _text(v.get("system")), value))
+
+
+def _token_contacts(code: str, values: list[Any], out: IndexEntries) -> None:
+    add = out.tokens.append
+    for v in values:
+        if type(v) is dict and (value := _text(v.get("value"))):
+            add((code, None, value))
+
+
+def _token_primitives(code: str, values: list[Any], out: IndexEntries) -> None:
+    add = out.tokens.append
+    for v in values:
+        if type(v) is bool:
             add((code, None, "true" if v else "false"))
         elif type(v) is str and v:
             add((code, None, v))  # code, string, id, uri...
 
 
+_TOKEN_BY_TYPE: dict[str, _Handler] = {
+    "CodeableConcept": _token_concepts,
+    "Coding": _token_codings,
+    "Identifier": _token_identifiers,
+    "ContactPoint": _token_contacts,
+}
+
+
+def _token_by_shape(code: str, values: list[Any], out: IndexEntries) -> None:
+    for v in values:
+        _TOKEN_BY_TYPE.get(infer_type(v), _token_primitives)(code, [v], out)
+
+
+def _token(tag: str) -> _Handler:
+    if tag == "primitive" or tag == "Element":
+        return _token_by_shape
+    return _TOKEN_BY_TYPE.get(tag, _token_primitives)
+
+
 _NAME_PARTS = ("family", "given", "text", "prefix", "suffix")
 _ADDRESS_PARTS = ("line", "city", "district", "state", "postalCode", "country", "text")
+_TEXT_PARTS = {"HumanName": _NAME_PARTS, "Address": _ADDRESS_PARTS}
 
 
-def _string(code: str, items: list[Item], out: IndexEntries) -> None:
-    add = out.strings.append
-    for tag, v in items:
-        if type(v) is str:
-            texts: list[Any] = [v]
-        elif type(v) is dict:
-            if tag not in ("HumanName", "Address"):
-                tag = infer_type(v)
-            parts = (
-                _NAME_PARTS if tag == "HumanName" else _ADDRESS_PARTS if tag == "Address" else ()
-            )
-            texts = [t for part in parts for t in _as_list(v.get(part))]
-        else:
-            continue
-        for text in texts:
-            if type(text) is str and (normalized := normalize_string(text)):
-                add((code, normalized))
+def _string(tag: str) -> _Handler:
+    # The texts of a HumanName or Address; any other dict is typed by its shape.
+    known = _TEXT_PARTS.get(tag)
+
+    def handle(code: str, values: list[Any], out: IndexEntries) -> None:
+        add = out.strings.append
+        for v in values:
+            if type(v) is str:
+                texts: list[Any] = [v]
+            elif type(v) is dict:
+                parts = known if known is not None else _TEXT_PARTS.get(infer_type(v), ())
+                texts = [t for part in parts for t in _as_list(v.get(part))]
+            else:
+                continue
+            for text in texts:
+                if type(text) is str and (normalized := normalize_string(text)):
+                    add((code, normalized))
+
+    return handle
 
 
 def _period(v: dict[str, Any]) -> tuple[str, str] | None:
@@ -261,68 +299,78 @@ def _period(v: dict[str, Any]) -> tuple[str, str] | None:
     return (start[0] if start else DATE_MIN), (end[1] if end else DATE_MAX)
 
 
-def _date(code: str, items: list[Item], out: IndexEntries) -> None:
-    add = out.dates.append
-    for tag, v in items:
-        if type(v) is str:
-            found = _try_range(v)
-            if found is not None:
-                add((code, *found))
-        elif type(v) is dict:
-            if tag not in ("Period", "Timing"):
-                tag = infer_type(v)
-            if tag == "Period":
-                if (period := _period(v)) is not None:
-                    add((code, *period))
-            elif tag == "Timing":
-                for event in _as_list(v.get("event")):
-                    if (found := _try_range(event)) is not None:
-                        add((code, *found))
-                repeat = v.get("repeat")
-                bounds = repeat.get("boundsPeriod") if type(repeat) is dict else None
-                if type(bounds) is dict and (period := _period(bounds)) is not None:
-                    add((code, *period))
+def _date(tag: str) -> _Handler:
+    # Strings are dates; a dict is a Period or a Timing, typed by its shape if need be.
+    known = tag if tag == "Period" or tag == "Timing" else None
+
+    def handle(code: str, values: list[Any], out: IndexEntries) -> None:
+        add = out.dates.append
+        for v in values:
+            if type(v) is str:
+                found = _try_range(v)
+                if found is not None:
+                    add((code, *found))
+            elif type(v) is dict:
+                kind = known or infer_type(v)
+                if kind == "Period":
+                    if (period := _period(v)) is not None:
+                        add((code, *period))
+                elif kind == "Timing":
+                    for event in _as_list(v.get("event")):
+                        if (found := _try_range(event)) is not None:
+                            add((code, *found))
+                    repeat = v.get("repeat")
+                    bounds = repeat.get("boundsPeriod") if type(repeat) is dict else None
+                    if type(bounds) is dict and (period := _period(bounds)) is not None:
+                        add((code, *period))
+
+    return handle
 
 
-def _reference_handler(targets: frozenset[str]) -> _Handler:
+def _reference(targets: frozenset[str]) -> _HandlerFor:
     """Reference entries; ``targets`` only filters resources inlined in the resource.
 
     (Bundle's 'composition' is ``Bundle.entry[0].resource``, whatever that entry is.)
     """
-    return functools.partial(_reference, targets=targets)
 
+    def handler_for(tag: str) -> _Handler:
+        inlined = tag == "Resource"
 
-def _reference(code: str, items: list[Item], out: IndexEntries, targets: frozenset[str]) -> None:
-    add = out.references.append
-    for tag, v in items:
-        if type(v) is str:  # canonical, uri, url
-            if v:
-                add((code, "", v))
-                unversioned = v.split("|", 1)[0]
-                if unversioned != v:  # 'url|version' must also match a search on the bare url
-                    add((code, "", unversioned))
-                # '[base]/ActivityDefinition/x' canonicals also answer 'Type/id' searches
-                if (parsed := _parse_reference(unversioned)) is not None:
-                    add((code, *parsed))
-        elif type(v) is dict:
-            if tag == "Resource" or "resourceType" in v:
-                kind, rid = v.get("resourceType"), v.get("id")
-                if (
-                    type(kind) is str
-                    and type(rid) is str
-                    and rid
-                    and (not targets or kind in targets)
-                ):
-                    add((code, kind, rid))
-                continue
-            ref = v.get("reference")
-            if type(ref) is not str:
-                continue
-            parsed = _parse_reference(ref)
-            if parsed is not None:
-                add((code, *parsed))
-            elif "://" in ref:
-                add((code, "", ref))  # an absolute URL that is not a FHIR REST location
+        def handle(code: str, values: list[Any], out: IndexEntries) -> None:
+            add = out.references.append
+            for v in values:
+                if type(v) is str:  # canonical, uri, url
+                    if v:
+                        add((code, "", v))
+                        unversioned = v.split("|", 1)[0]
+                        if unversioned != v:  # 'url|version' must also match the bare url
+                            add((code, "", unversioned))
+                        # '[base]/ActivityDefinition/x' canonicals answer 'Type/id' searches
+                        if (parsed := _parse_reference(unversioned)) is not None:
+                            add((code, *parsed))
+                elif type(v) is dict:
+                    if inlined or "resourceType" in v:
+                        kind, rid = v.get("resourceType"), v.get("id")
+                        if (
+                            type(kind) is str
+                            and type(rid) is str
+                            and rid
+                            and (not targets or kind in targets)
+                        ):
+                            add((code, kind, rid))
+                        continue
+                    ref = v.get("reference")
+                    if type(ref) is not str:
+                        continue
+                    parsed = _parse_reference(ref)
+                    if parsed is not None:
+                        add((code, *parsed))
+                    elif "://" in ref:
+                        add((code, "", ref))  # an absolute URL, not a FHIR REST location
+
+        return handle
+
+    return handler_for
 
 
 def _number_of(value: Any) -> float | None:
@@ -336,18 +384,28 @@ def _number_of(value: Any) -> float | None:
     return number if math.isfinite(number) else None  # NaN/inf cannot be searched
 
 
-def _number(code: str, items: list[Item], out: IndexEntries) -> None:
-    add = out.numbers.append
-    for tag, v in items:
-        if type(v) is dict:
-            if tag != "Range":
-                tag = infer_type(v)
-            bounds = [v.get("low"), v.get("high")] if tag == "Range" else [v]
-            for bound in bounds:
-                if type(bound) is dict and (number := _number_of(bound.get("value"))) is not None:
-                    add((code, number))
-        elif (number := _number_of(v)) is not None:
-            add((code, number))
+def _number(tag: str) -> _Handler:
+    # A Range is indexed by its two ends.
+    is_range = tag == "Range"
+
+    def handle(code: str, values: list[Any], out: IndexEntries) -> None:
+        add = out.numbers.append
+        for v in values:
+            if type(v) is dict:
+                if is_range or infer_type(v) == "Range":
+                    bounds = [v.get("low"), v.get("high")]
+                else:
+                    bounds = [v]
+                for bound in bounds:
+                    if (
+                        type(bound) is dict
+                        and (number := _number_of(bound.get("value"))) is not None
+                    ):
+                        add((code, number))
+            elif (number := _number_of(v)) is not None:
+                add((code, number))
+
+    return handle
 
 
 def _quantity_entry(code: str, v: Any) -> tuple[str, float, str | None, str | None] | None:
@@ -361,27 +419,57 @@ def _quantity_entry(code: str, v: Any) -> tuple[str, float, str | None, str | No
     return code, number, _text(v.get("system")), _text(v.get("code")) or _text(v.get("unit"))
 
 
-def _quantity(code: str, items: list[Item], out: IndexEntries) -> None:
-    add = out.quantities.append
-    for tag, v in items:
-        if tag not in _QUANTITY_TYPES and tag not in ("Money", "Range"):
-            tag = infer_type(v)
-        # A Range is indexed by its two ends; SampledData has no single value to index.
-        for candidate in (
-            [v.get("low"), v.get("high")] if tag == "Range" and type(v) is dict else [v]
-        ):
-            if tag != "SampledData" and (entry := _quantity_entry(code, candidate)) is not None:
+_QUANTITY_TYPES = frozenset(
+    {"Quantity", "Age", "Count", "Distance", "Duration", "SimpleQuantity", "MoneyQuantity"}
+)
+
+
+def _quantity(tag: str) -> _Handler:
+    # A Range is indexed by its two ends.  Other types are told by their shape: a
+    # SampledData has no 'value' of its own, so gives nothing.
+    known = tag if tag in _QUANTITY_TYPES or tag == "Money" or tag == "Range" else None
+
+    def handle(code: str, values: list[Any], out: IndexEntries) -> None:
+        add = out.quantities.append
+        for v in values:
+            if type(v) is not dict:
+                continue
+            if (known or infer_type(v)) == "Range":
+                for bound in (v.get("low"), v.get("high")):
+                    if (entry := _quantity_entry(code, bound)) is not None:
+                        add(entry)
+            elif (entry := _quantity_entry(code, v)) is not None:
                 add(entry)
 
+    return handle
 
-def _uri(code: str, items: list[Item], out: IndexEntries) -> None:
+
+def _uris(code: str, values: list[Any], out: IndexEntries) -> None:
     add = out.uris.append
-    for _, v in items:
+    for v in values:
         if type(v) is str and v:
             add((code, v))
 
 
-_HANDLERS: dict[str, _Handler] = {
+def _uri(tag: str) -> _Handler:
+    return _uris
+
+
+def _per_item(handler_for: _HandlerFor) -> _Handler:
+    """A handler of tagged items (a branch whose datatypes are only known per value)."""
+    handlers: dict[str, _Handler] = {}  # by datatype name: a few dozen at most
+
+    def handle(code: str, items: list[Any], out: IndexEntries) -> None:
+        for tag, v in items:
+            handler = handlers.get(tag)
+            if handler is None:
+                handler = handlers[tag] = handler_for(tag)
+            handler(code, [v], out)
+
+    return handle
+
+
+_HANDLERS: dict[str, _HandlerFor] = {
     "token": _token,
     "string": _string,
     "date": _date,
@@ -391,28 +479,32 @@ _HANDLERS: dict[str, _Handler] = {
 }
 
 
-_Step = tuple[str, _Handler, Evaluator, frozenset[str] | None]
+# (parameter code, values of a branch, their handler, the top-level keys it reads)
+_Step = tuple[str, Values, _Handler, frozenset[str] | None]
 
 
 @functools.cache
 def _plan(resource_type: str) -> tuple[_Step, ...]:
     """Compile every indexed parameter of a type once, on first use.
 
-    Each step carries the top-level keys its expression starts from (None: unknown),
-    so a resource is only walked for the parameters it can have values for.
+    One step per branch of each parameter's expression, in order, so that a resource is
+    only walked for the branches it can have values for.
     """
     plan: list[_Step] = []
     for code, param in parameters_for(resource_type).items():
         if code in CORE_PARAMETERS:
             continue
         if param.type == "reference":
-            handler = _reference_handler(frozenset(param.targets))
+            handler_for = _reference(frozenset(param.targets))
         elif param.type in _HANDLERS:
-            handler = _HANDLERS[param.type]
+            handler_for = _HANDLERS[param.type]
         else:
             continue
-        evaluate, keys = compile_with_keys(param.expression, resource_type, element_type)
-        plan.append((code, handler, evaluate, keys))
+        for branch in compile_branches(param.expression, resource_type, element_type):
+            if branch.tag is not None and branch.values is not None:
+                plan.append((code, branch.values, handler_for(branch.tag), branch.keys))
+            else:
+                plan.append((code, branch.evaluate, _per_item(handler_for), branch.keys))
     return tuple(plan)
 
 
@@ -444,10 +536,10 @@ def index_entries(resource: dict[str, Any]) -> IndexEntries:
     if type(resource_type) is not str or resource_type not in resource_types():
         raise ValueError(f"cannot index a resource of type {resource_type!r}")
     out = IndexEntries()
-    for code, handler, evaluate, _ in _active(resource_type, resource):
-        items = evaluate(resource)
-        if items:
-            handler(code, items, out)
+    for code, values, handler, _ in _active(resource_type, resource):
+        found = values(resource)
+        if found:
+            handler(code, found, out)
     for name in _KINDS:
         entries = getattr(out, name)
         if len(entries) > 1:

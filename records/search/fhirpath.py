@@ -20,18 +20,21 @@ raises.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
 __all__ = [
     "UNSUPPORTED",
+    "Branch",
     "ElementTypeLookup",
     "Evaluator",
     "Item",
     "Unsupported",
+    "Values",
+    "compile_branches",
     "compile_expression",
-    "compile_with_keys",
     "infer_type",
     "parse",
     "split_union",
@@ -41,6 +44,9 @@ Item = tuple[str, Any]
 """A value with its FHIR datatype name (or ``'primitive'`` when unknown)."""
 
 Evaluator = Callable[[dict[str, Any]], list[Item]]
+
+Values = Callable[[dict[str, Any]], list[Any]]
+"""A resource's values for a branch whose datatype is known when compiling, untagged."""
 
 ElementType = str | tuple[str, ...]
 """One datatype, or the datatypes of a choice element ``name[x]`` (in schema order)."""
@@ -428,14 +434,18 @@ def _reference_type(value: Any) -> str | None:
         return None
     ref = value.get("reference")
     if isinstance(ref, str) and ref and ref[0] != "#" and not ref.startswith("urn:"):
-        parts = ref.split("/_history/", 1)[0].rstrip("/").split("/")
-        if len(parts) >= 2:
-            return parts[-2]
-        return None
+        return _location_type(ref)
     declared = value.get("type")
     if isinstance(declared, str) and "/" not in declared:
         return declared
     return None
+
+
+@functools.lru_cache(maxsize=4096)  # a feed's resources mostly point at the same few
+def _location_type(ref: str) -> str | None:
+    """'Patient/1', 'https://host/fhir/Patient/1/_history/2' -> 'Patient'."""
+    parts = ref.split("/_history/", 1)[0].rstrip("/").split("/")
+    return parts[-2] if len(parts) >= 2 else None
 
 
 # --------------------------------------------------------------------------- compiling
@@ -519,29 +529,44 @@ def _identity(types: _Types) -> _Compiled:
     return _Compiled(lambda items: items, types)
 
 
-def _evaluator(keys: tuple[str, ...], tag: str) -> Evaluator:
+def _values(keys: tuple[str, ...]) -> Values:
     """A key path run straight on a resource: the hot loop of indexing."""
     if not keys:
-        return lambda resource: [(tag, resource)]
+        return lambda resource: [resource]
     first, rest = keys[0], keys[1:]
     if not rest:
 
-        def top(resource: dict[str, Any]) -> list[Item]:
+        def top(resource: dict[str, Any]) -> list[Any]:
             x = resource.get(first)
             if x is None:
                 return []
             if type(x) is list:
-                return [(tag, y) for y in x if y is not None]
-            return [(tag, x)]
+                return [y for y in x if y is not None]
+            return [x]
 
         return top
     walk = _walk_keys(rest)
+    if len(rest) == 1:
+        second = rest[0]
 
-    def nested(resource: dict[str, Any]) -> list[Item]:
+        def pair(resource: dict[str, Any]) -> list[Any]:
+            x = resource.get(first)
+            if type(x) is dict:  # most often a single element ('Resource.meta.tag')
+                y = x.get(second)
+                if type(y) is list:
+                    return [z for z in y if z is not None]
+                return [] if y is None else [y]
+            if type(x) is not list:
+                return []
+            return [y for y in walk(x) if y is not None]
+
+        return pair
+
+    def nested(resource: dict[str, Any]) -> list[Any]:
         x = resource.get(first)
         if x is None:
             return []
-        return [(tag, y) for y in walk(x if type(x) is list else [x]) if y is not None]
+        return [y for y in walk(x if type(x) is list else [x]) if y is not None]
 
     return nested
 
@@ -758,6 +783,18 @@ class _Compiler:
         raise CompileError(f"function {name}() is not supported")
 
     def predicate(self, criterion: Node, types: _Types) -> Callable[[Item], bool]:
+        # Fast path for `where(resolve() is Patient)` (each item is the whole focus of
+        # 'resolve()', so this is what resolves_to() answers for it).
+        if (
+            isinstance(criterion, TypeOp)
+            and criterion.op == "is"
+            and isinstance(criterion.operand, Call)
+            and criterion.operand.name == "resolve"
+            and criterion.operand.base is None
+            and not criterion.operand.args
+        ):
+            target = criterion.type_name
+            return lambda item: _reference_type(item[1]) == target
         # Fast path for the common `where(system='phone')` shape: one dict lookup.
         if (
             isinstance(criterion, Binary)
@@ -842,52 +879,91 @@ def _rooted(fn: _Fn, resource_type: str) -> Evaluator:
     return lambda resource: fn([(resource_type, resource)])
 
 
-def compile_expression(
-    expression: str, resource_type: str, element_type: ElementTypeLookup | None = None
-) -> Evaluator:
-    """Compile ``expression`` for resources of ``resource_type`` into a fast evaluator.
+@dataclass(frozen=True, slots=True)
+class Branch:
+    """One alternative of an expression, compiled, with what an indexer needs to skip it.
 
-    Union parts outside the subset are dropped and appended to :data:`UNSUPPORTED`, so a
-    single exotic alternative does not cost the whole parameter.
+    ``evaluate`` gives the branch's values tagged with their datatypes.  When they all
+    have one datatype known at compile time (a plain walk down JSON keys, possibly
+    filtered by a ``where()``), ``tag`` names it and ``values`` gives the same values
+    untagged, so that a caller can choose its handling once rather than per value.
     """
-    return compile_with_keys(expression, resource_type, element_type)[0]
+
+    evaluate: Evaluator
+    keys: frozenset[str] | None  # the resource's keys it starts from; None: unknown
+    tag: str | None = None
+    values: Values | None = None
 
 
-def compile_with_keys(
+def _path_branch(keys: tuple[str, ...], tag: str, keep: Callable[[Item], bool] | None) -> Branch:
+    walk = _values(keys)
+    if keep is None:
+        values = walk
+    else:
+        criterion = keep
+
+        def values(resource: dict[str, Any]) -> list[Any]:
+            return [v for v in walk(resource) if criterion((tag, v))]
+
+    return Branch(
+        lambda resource: [(tag, v) for v in values(resource)],
+        frozenset(keys[:1]) if keys else None,
+        tag,
+        values,
+    )
+
+
+def compile_branches(
     expression: str, resource_type: str, element_type: ElementTypeLookup | None = None
-) -> tuple[Evaluator, frozenset[str] | None]:
-    """:func:`compile_expression`, and the top-level keys the evaluator starts from.
+) -> list[Branch]:
+    """Compile each alternative of ``expression`` (a ``|`` union) on its own, in order.
 
-    On a resource that has none of those keys the evaluator returns nothing, so an
-    indexer may skip it without calling it (most search parameters of a type find
-    nothing in any one resource). ``None`` when that cannot be told: always call it.
+    A part that is a choice element without ``as`` ('Observation.value') gives one
+    branch per datatype.  Parts outside the subset are dropped and appended to
+    :data:`UNSUPPORTED`, so a single exotic alternative does not cost the whole
+    parameter.  On a resource that has none of a branch's ``keys`` it finds nothing,
+    so an indexer may skip it (most search parameters find nothing in any one resource).
     """
-    compiler = _Compiler(resource_type, element_type or _no_types)
+    lookup = element_type or _no_types
+    compiler = _Compiler(resource_type, lookup)
     root: frozenset[str] = frozenset({resource_type})
-    evaluators: list[Evaluator] = []
-    keys: set[str] | None = set()
+    branches: list[Branch] = []
     for part in split_union(expression):
         try:
             node = parse(part)
             compiled = compiler.compile(node, root)
+            paths, keep = compiled.paths, None
+            if paths is None and isinstance(node, Call) and node.name == "where":
+                # 'Observation.subject.where(resolve() is Patient)': a filtered key walk
+                base = compiler.compile(node.base, root) if node.base is not None else None
+                if base is not None and base.paths is not None:
+                    paths, keep = base.paths, compiler.predicate(node.args[0], base.types)
         except Exception as exc:
             reason = str(exc) if isinstance(exc, CompileError) else f"{type(exc).__name__}: {exc}"
             record = Unsupported(resource_type, part, reason)
             if record not in UNSUPPORTED:
                 UNSUPPORTED.append(record)
             continue
-        if compiled.paths is not None:
-            evaluators += [_evaluator(path, tag) for path, tag in compiled.paths]
+        if paths is not None:
+            branches += [_path_branch(keys, tag, keep) for keys, tag in paths]
         else:
-            evaluators.append(_rooted(compiled.fn, resource_type))
-        if keys is not None:
-            found = _root_keys(node, resource_type, element_type or _no_types)
-            keys = None if found is None else keys | found
-    frozen = None if keys is None else frozenset(keys)
+            keys = _root_keys(node, resource_type, lookup)
+            branches.append(Branch(_rooted(compiled.fn, resource_type), keys))
+    return branches
+
+
+def compile_expression(
+    expression: str, resource_type: str, element_type: ElementTypeLookup | None = None
+) -> Evaluator:
+    """Compile ``expression`` for resources of ``resource_type`` into a fast evaluator.
+
+    The evaluator gives the values of every branch of :func:`compile_branches`, in order.
+    """
+    evaluators = [b.evaluate for b in compile_branches(expression, resource_type, element_type)]
     if not evaluators:
-        return (lambda resource: []), frozen
+        return lambda resource: []
     if len(evaluators) == 1:
-        return evaluators[0], frozen
+        return evaluators[0]
 
     def union(resource: dict[str, Any]) -> list[Item]:
         out: list[Item] = []
@@ -897,7 +973,7 @@ def compile_with_keys(
                 out.extend(found)
         return out
 
-    return union, frozen
+    return union
 
 
 # Steps that turn an empty collection into an empty collection (unlike exists(),

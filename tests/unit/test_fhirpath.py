@@ -9,7 +9,13 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from records.search import fhirpath
-from records.search.fhirpath import UNSUPPORTED, compile_expression, infer_type, split_union
+from records.search.fhirpath import (
+    UNSUPPORTED,
+    compile_branches,
+    compile_expression,
+    infer_type,
+    split_union,
+)
 from records.search.parameters import element_type, parameters_for, resource_types
 
 CLINICAL_TYPES = (
@@ -140,6 +146,44 @@ def test_indexer_takes_one_item() -> None:
     assert run("Bundle.entry[0].resource", bundle) == [
         ("Resource", {"resourceType": "Composition", "id": "c"})
     ]
+
+
+def test_branches_say_what_they_read_and_their_datatype() -> None:
+    expression = (
+        "Observation.code | (Observation.value as Quantity) | Observation.component.code"
+        " | Observation.subject.where(resolve() is Patient) | Observation.effective"
+    )
+    branches = compile_branches(expression, "Observation", element_type)
+    assert [(sorted(b.keys or ()), b.tag) for b in branches] == [
+        (["code"], "CodeableConcept"),
+        (["valueQuantity"], "Quantity"),  # only the key that 'as Quantity' reads
+        (["component"], "CodeableConcept"),
+        (["subject"], "Reference"),
+        (["effectiveDateTime"], "dateTime"),  # a bare choice: one branch per type
+        (["effectivePeriod"], "Period"),
+        (["effectiveTiming"], "Timing"),
+        (["effectiveInstant"], "instant"),
+    ]
+    observation = {
+        "resourceType": "Observation",
+        "subject": [{"reference": "Patient/1"}, None, {"reference": "Group/2"}],
+        "component": [{"code": {"text": "a"}}, {"code": None}, {"code": {"text": "b"}}],
+    }
+    subject, component = branches[3], branches[2]
+    assert subject.values is not None and component.values is not None
+    assert subject.values(observation) == [{"reference": "Patient/1"}]
+    assert component.values(observation) == [{"text": "a"}, {"text": "b"}]
+    assert subject.evaluate(observation) == [("Reference", {"reference": "Patient/1"})]
+
+
+def test_branches_outside_key_walks_are_evaluated_generically() -> None:
+    (branch,) = compile_branches("Bundle.entry[0].resource", "Bundle", element_type)
+    assert branch.tag is None and branch.values is None
+    assert branch.keys == frozenset({"entry"})
+    (where,) = compile_branches("Patient.telecom.where(system='phone')", "Patient", element_type)
+    assert where.tag == "ContactPoint" and where.keys == frozenset({"telecom"})
+    (resource,) = compile_branches("Patient", "Patient", element_type)
+    assert resource.keys is None  # the resource itself: always evaluated
 
 
 @pytest.mark.parametrize(
@@ -280,3 +324,26 @@ def test_evaluators_tolerate_malformed_resources(resource_type: str, body: dict[
         assert isinstance(
             compile_expression(param.expression, resource_type, element_type)(resource), list
         )
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.sampled_from(CLINICAL_TYPES),
+    st.dictionaries(
+        st.sampled_from(
+            ["subject", "code", "valueQuantity", "effectivePeriod", "name", "telecom", "meta"]
+        ),
+        _JSON,
+    ),
+)
+def test_branch_values_are_the_evaluated_values_untagged(
+    resource_type: str, body: dict[str, Any]
+) -> None:
+    resource = {"resourceType": resource_type, **body}
+    for param in parameters_for(resource_type).values():
+        for branch in compile_branches(param.expression, resource_type, element_type):
+            items = branch.evaluate(resource)
+            if branch.keys is not None and branch.keys.isdisjoint(resource):
+                assert items == []
+            if branch.values is not None:
+                assert [(branch.tag, v) for v in branch.values(resource)] == items
