@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import functools
 import math
+import operator
 import re
 import unicodedata
 from collections.abc import Callable
@@ -50,6 +51,7 @@ class IndexEntries:
 
 
 _KINDS = ("tokens", "strings", "dates", "references", "numbers", "quantities", "uris")
+_PARAM = operator.itemgetter(0)
 
 # --------------------------------------------------------------------------- strings
 
@@ -535,13 +537,16 @@ def index_entries(resource: dict[str, Any]) -> IndexEntries:
     resource_type = resource.get("resourceType")
     if type(resource_type) is not str or resource_type not in resource_types():
         raise ValueError(f"cannot index a resource of type {resource_type!r}")
-    out = IndexEntries()
+    out = IndexEntries([], [], [], [], [], [], [])
     for code, values, handler, _ in _active(resource_type, resource):
         found = values(resource)
         if found:
             handler(code, found, out)
     for name in _KINDS:
         entries = getattr(out, name)
-        if len(entries) > 1:
+        # Entries of different parameters differ in their first field, so a list where
+        # no parameter has two entries has no duplicates: telling that only hashes the
+        # parameter codes, whose hashes are cached, not the freshly read values.
+        if len(entries) > 1 and len(set(map(_PARAM, entries))) != len(entries):
             setattr(out, name, list(dict.fromkeys(entries)))
     return out
