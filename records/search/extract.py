@@ -93,12 +93,16 @@ def _days_in(year: int, month: int) -> int:
 
 
 @functools.lru_cache(maxsize=64)  # a feed writes one or two zones
-def _offset(zone: str) -> timedelta:
+def _zone_minutes(zone: str) -> int:
+    """'+05:30' -> 330, '-01:00' -> -60: what is added to UTC to get the local time."""
     zone_h, zone_m = int(zone[1:3]), int(zone[4:6])
     if zone_h > 14 or zone_m > 59:
         raise ValueError(f"no time zone {zone}")
-    offset = timedelta(0, zone_h * 3600 + zone_m * 60)
-    return -offset if zone[0] == "-" else offset
+    minutes = zone_h * 60 + zone_m
+    return -minutes if zone[0] == "-" else minutes
+
+
+_CLOCK = tuple(f"{h:02d}:{m:02d}" for h in range(24) for m in range(60))  # by minute of day
 
 
 @functools.lru_cache(maxsize=4096)
@@ -138,32 +142,40 @@ def date_range(value: str) -> tuple[str, str]:
     if ss is None:
         low_tail, high_tail = "00.000000", "59.999999"
     else:
-        if int(ss) > 60:
+        second = int(ss)
+        if second > 60:
             raise ValueError(f"'{value}' is not a valid date: no second {ss}")
-        second = f"{min(int(ss), 59):02d}"  # a leap second (60) is folded into the last
+        seconds = f"{min(second, 59):02d}"  # a leap second (60) is folded into the last
         if fraction is None:
-            low_tail, high_tail = second + ".000000", second + ".999999"
+            low_tail, high_tail = seconds + ".000000", seconds + ".999999"
         else:
             low_us = int(fraction[:6].ljust(6, "0"))
             high_us = int(fraction[:6].ljust(6, "9"))
-            low_tail, high_tail = f"{second}.{low_us:06d}", f"{second}.{high_us:06d}"
+            low_tail, high_tail = f"{seconds}.{low_us:06d}", f"{seconds}.{high_us:06d}"
+    # With ASCII digits, the text matched is the zero-padded fields themselves; other
+    # Unicode digits (which \d matches) are written out as ASCII.
+    ascii = value.isascii()
     if zone is None or zone == "Z":
-        if value.isascii():  # the matched digits are the zero-padded fields themselves
+        if ascii:
             minute_text = value[:16]
-        else:  # other Unicode digits (which \d matches) are written as ASCII
+        else:
             minute_text = f"{year:04d}-{month:02d}-{day:02d}T{hour:02d}:{minute:02d}"
     else:
         try:
-            offset = _offset(zone)
+            offset = _zone_minutes(zone)
         except ValueError:
             raise ValueError(f"'{value}' is not a valid date: no time zone {zone}") from None
-        try:
-            utc = datetime(year, month, day, hour, minute) - offset
-        except OverflowError:  # before 0001 or after 9999 in UTC: the open end
-            return (DATE_MIN, DATE_MIN) if offset > timedelta(0) else (DATE_MAX, DATE_MAX)
-        # 'YYYY-MM-DDTHH:MM', years below 1000 zero-padded (strftime('%Y') does not
-        # do that on every platform; isoformat does, and is written in C).
-        minute_text = utc.isoformat()[:16]
+        utc_minute = hour * 60 + minute - offset
+        if ascii and 0 <= utc_minute < 1440:  # the same day in UTC: no calendar needed
+            minute_text = value[:11] + _CLOCK[utc_minute]
+        else:
+            try:
+                utc = datetime(year, month, day, hour, minute) - timedelta(0, offset * 60)
+            except OverflowError:  # before 0001 or after 9999 in UTC: the open end
+                return (DATE_MIN, DATE_MIN) if offset > 0 else (DATE_MAX, DATE_MAX)
+            # 'YYYY-MM-DDTHH:MM', years below 1000 zero-padded (strftime('%Y') does not
+            # do that on every platform; isoformat does, and is written in C).
+            minute_text = utc.isoformat()[:16]
     return f"{minute_text}:{low_tail}", f"{minute_text}:{high_tail}"
 
 
