@@ -204,13 +204,14 @@ def _parse_reference(value: str) -> tuple[str, str] | None:
 
 # --------------------------------------------------------------------------- handlers
 # One handler factory per search parameter type: ``_token(tag)`` etc. return a function
-# that appends the entries of a list of values, all of datatype ``tag``.  Most branches
+# that appends the entries of values of datatype ``tag``, found as in JSON: one value or
+# a list (a list may hold nulls, which give nothing).  Most branches
 # of an expression have a datatype known at compile time, so the choice between a
 # CodeableConcept and an Identifier is made once per plan rather than once per value;
 # values of unknown type ('primitive', 'Element', or inferred per item) are told apart
 # by their JSON shape, one by one.
 
-_Handler = Callable[[str, list[Any], IndexEntries], None]
+_Handler = Callable[[str, Any, IndexEntries], None]
 _HandlerFor = Callable[[str], _Handler]
 
 
@@ -222,39 +223,39 @@ def _text(value: Any) -> str | None:
     return value if type(value) is str and value else None
 
 
-def _token_concepts(code: str, values: list[Any], out: IndexEntries) -> None:
+def _token_concepts(code: str, found: Any, out: IndexEntries) -> None:
     add = out.tokens.append
-    for v in values:
+    for v in found if type(found) is list else (found,):
         if type(v) is dict:
             for coding in _as_list(v.get("coding")):
                 if type(coding) is dict and (value := _text(coding.get("code"))):
                     add((code, _text(coding.get("system")), value))
 
 
-def _token_codings(code: str, values: list[Any], out: IndexEntries) -> None:
+def _token_codings(code: str, found: Any, out: IndexEntries) -> None:
     add = out.tokens.append
-    for v in values:
+    for v in found if type(found) is list else (found,):
         if type(v) is dict and (value := _text(v.get("code"))):
             add((code, _text(v.get("system")), value))
 
 
-def _token_identifiers(code: str, values: list[Any], out: IndexEntries) -> None:
+def _token_identifiers(code: str, found: Any, out: IndexEntries) -> None:
     add = out.tokens.append
-    for v in values:
+    for v in found if type(found) is list else (found,):
         if type(v) is dict and (value := _text(v.get("value"))):
             add((code, _text(v.get("system")), value))
 
 
-def _token_contacts(code: str, values: list[Any], out: IndexEntries) -> None:
+def _token_contacts(code: str, found: Any, out: IndexEntries) -> None:
     add = out.tokens.append
-    for v in values:
+    for v in found if type(found) is list else (found,):
         if type(v) is dict and (value := _text(v.get("value"))):
             add((code, None, value))
 
 
-def _token_primitives(code: str, values: list[Any], out: IndexEntries) -> None:
+def _token_primitives(code: str, found: Any, out: IndexEntries) -> None:
     add = out.tokens.append
-    for v in values:
+    for v in found if type(found) is list else (found,):
         if type(v) is bool:
             add((code, None, "true" if v else "false"))
         elif type(v) is str and v:
@@ -269,8 +270,8 @@ _TOKEN_BY_TYPE: dict[str, _Handler] = {
 }
 
 
-def _token_by_shape(code: str, values: list[Any], out: IndexEntries) -> None:
-    for v in values:
+def _token_by_shape(code: str, found: Any, out: IndexEntries) -> None:
+    for v in found if type(found) is list else (found,):
         _TOKEN_BY_TYPE.get(infer_type(v), _token_primitives)(code, [v], out)
 
 
@@ -289,9 +290,9 @@ def _string(tag: str) -> _Handler:
     # The texts of a HumanName or Address; any other dict is typed by its shape.
     known = _TEXT_PARTS.get(tag)
 
-    def handle(code: str, values: list[Any], out: IndexEntries) -> None:
+    def handle(code: str, found: Any, out: IndexEntries) -> None:
         add = out.strings.append
-        for v in values:
+        for v in found if type(found) is list else (found,):
             if type(v) is str:
                 texts: list[Any] = [v]
             elif type(v) is dict:
@@ -317,9 +318,9 @@ def _date(tag: str) -> _Handler:
     # Strings are dates; a dict is a Period or a Timing, typed by its shape if need be.
     known = tag if tag == "Period" or tag == "Timing" else None
 
-    def handle(code: str, values: list[Any], out: IndexEntries) -> None:
+    def handle(code: str, found: Any, out: IndexEntries) -> None:
         add = out.dates.append
-        for v in values:
+        for v in found if type(found) is list else (found,):
             if type(v) is str:
                 found = _try_range(v)
                 if found is not None:
@@ -350,9 +351,9 @@ def _reference(targets: frozenset[str]) -> _HandlerFor:
     def handler_for(tag: str) -> _Handler:
         inlined = tag == "Resource"
 
-        def handle(code: str, values: list[Any], out: IndexEntries) -> None:
+        def handle(code: str, found: Any, out: IndexEntries) -> None:
             add = out.references.append
-            for v in values:
+            for v in found if type(found) is list else (found,):
                 if type(v) is str:  # canonical, uri, url
                     if v:
                         add((code, "", v))
@@ -402,9 +403,9 @@ def _number(tag: str) -> _Handler:
     # A Range is indexed by its two ends.
     is_range = tag == "Range"
 
-    def handle(code: str, values: list[Any], out: IndexEntries) -> None:
+    def handle(code: str, found: Any, out: IndexEntries) -> None:
         add = out.numbers.append
-        for v in values:
+        for v in found if type(found) is list else (found,):
             if type(v) is dict:
                 if is_range or infer_type(v) == "Range":
                     bounds = [v.get("low"), v.get("high")]
@@ -443,9 +444,9 @@ def _quantity(tag: str) -> _Handler:
     # SampledData has no 'value' of its own, so gives nothing.
     known = tag if tag in _QUANTITY_TYPES or tag == "Money" or tag == "Range" else None
 
-    def handle(code: str, values: list[Any], out: IndexEntries) -> None:
+    def handle(code: str, found: Any, out: IndexEntries) -> None:
         add = out.quantities.append
-        for v in values:
+        for v in found if type(found) is list else (found,):
             if type(v) is not dict:
                 continue
             if (known or infer_type(v)) == "Range":
@@ -458,9 +459,9 @@ def _quantity(tag: str) -> _Handler:
     return handle
 
 
-def _uris(code: str, values: list[Any], out: IndexEntries) -> None:
+def _uris(code: str, found: Any, out: IndexEntries) -> None:
     add = out.uris.append
-    for v in values:
+    for v in found if type(found) is list else (found,):
         if type(v) is str and v:
             add((code, v))
 
@@ -493,8 +494,9 @@ _HANDLERS: dict[str, _HandlerFor] = {
 }
 
 
-# (parameter code, values of a branch, their handler, the top-level keys it reads)
-_Step = tuple[str, Values, _Handler, frozenset[str] | None]
+# (parameter code, the resource key to read when the branch is just that key, else
+# None; the branch's values, their handler, the top-level keys it reads)
+_Step = tuple[str, str | None, Values, _Handler, frozenset[str] | None]
 
 
 @functools.cache
@@ -516,9 +518,12 @@ def _plan(resource_type: str) -> tuple[_Step, ...]:
             continue
         for branch in compile_branches(param.expression, resource_type, element_type):
             if branch.tag is not None and branch.values is not None:
-                plan.append((code, branch.values, handler_for(branch.tag), branch.keys))
+                key = branch.path[0] if branch.path and len(branch.path) == 1 else None
+                handler = handler_for(branch.tag)
+                plan.append((code, key, branch.values, handler, branch.keys))
             else:
-                plan.append((code, branch.evaluate, _per_item(handler_for), branch.keys))
+                handler = _per_item(handler_for)
+                plan.append((code, None, branch.evaluate, handler, branch.keys))
     return tuple(plan)
 
 
@@ -534,7 +539,7 @@ def _active(resource_type: str, resource: dict[str, Any]) -> tuple[_Step, ...]:
     if steps is None:
         keys = shape[1]
         steps = tuple(
-            step for step in _plan(resource_type) if step[3] is None or not keys.isdisjoint(step[3])
+            step for step in _plan(resource_type) if step[4] is None or not keys.isdisjoint(step[4])
         )
         if len(_ACTIVE) < _ACTIVE_MAX:
             _ACTIVE[shape] = steps
@@ -550,10 +555,16 @@ def index_entries(resource: dict[str, Any]) -> IndexEntries:
     if type(resource_type) is not str or resource_type not in resource_types():
         raise ValueError(f"cannot index a resource of type {resource_type!r}")
     out = IndexEntries([], [], [], [], [], [], [])
-    for code, values, handler, _ in _active(resource_type, resource):
-        found = values(resource)
-        if found:
-            handler(code, found, out)
+    for code, key, values, handler, _ in _active(resource_type, resource):
+        if key is not None:  # most branches: no walk, no list
+            found = resource.get(key)
+            if found is None:
+                continue
+        else:
+            found = values(resource)
+            if not found:
+                continue
+        handler(code, found, out)
     for name in _KINDS:
         entries = getattr(out, name)
         # Entries of different parameters differ in their first field, so a list where

@@ -893,6 +893,7 @@ class Branch:
     keys: frozenset[str] | None  # the resource's keys it starts from; None: unknown
     tag: str | None = None
     values: Values | None = None
+    path: tuple[str, ...] | None = None  # the keys walked, when nothing is filtered out
 
 
 def _path_branch(keys: tuple[str, ...], tag: str, keep: Callable[[Item], bool] | None) -> Branch:
@@ -910,6 +911,7 @@ def _path_branch(keys: tuple[str, ...], tag: str, keep: Callable[[Item], bool] |
         frozenset(keys[:1]) if keys else None,
         tag,
         values,
+        keys if keep is None else None,
     )
 
 

@@ -169,6 +169,12 @@ def test_branches_say_what_they_read_and_their_datatype() -> None:
         "subject": [{"reference": "Patient/1"}, None, {"reference": "Group/2"}],
         "component": [{"code": {"text": "a"}}, {"code": None}, {"code": {"text": "b"}}],
     }
+    assert [b.path for b in branches[:4]] == [
+        ("code",),
+        ("valueQuantity",),
+        ("component", "code"),
+        None,  # filtered: not a plain walk
+    ]
     subject, component = branches[3], branches[2]
     assert subject.values is not None and component.values is not None
     assert subject.values(observation) == [{"reference": "Patient/1"}]
