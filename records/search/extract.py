@@ -388,9 +388,12 @@ def _reference(targets: frozenset[str]) -> _HandlerFor:
     return handler_for
 
 
+_NUMERIC = (float, int, str)  # a constant: 'float | int | str' builds a new union per call
+
+
 def _number_of(value: Any) -> float | None:
     # float subclasses too: decimals parsed with their original text (records.fhirjson)
-    if isinstance(value, bool) or not isinstance(value, float | int | str):
+    if isinstance(value, bool) or not isinstance(value, _NUMERIC):
         return None
     try:
         number = float(value)

@@ -381,6 +381,7 @@ def split_union(expression: str) -> list[str]:
 
 
 _CONTACT_SYSTEMS = frozenset({"phone", "fax", "email", "pager", "url", "sms", "other"})
+_NUMBERS = (int, float)  # a constant: 'int | float' would build a new union per call
 
 
 def infer_type(value: Any) -> str:
@@ -406,7 +407,7 @@ def infer_type(value: Any) -> str:
             return "Money"
         if (
             "value" in value
-            and isinstance(value["value"], int | float)
+            and isinstance(value["value"], _NUMBERS)
             and not isinstance(value["value"], bool)
         ):
             return "Quantity"
@@ -783,8 +784,17 @@ class _Compiler:
         raise CompileError(f"function {name}() is not supported")
 
     def predicate(self, criterion: Node, types: _Types) -> Callable[[Item], bool]:
-        # Fast path for `where(resolve() is Patient)` (each item is the whole focus of
-        # 'resolve()', so this is what resolves_to() answers for it).
+        test = self.value_test(criterion, types)
+        if test is not None:
+            return lambda item: test(item[1])
+        fn = self.compile(criterion, types).fn
+
+        return lambda item: _boolean(fn([item])) is True
+
+    def value_test(self, criterion: Node, types: _Types) -> Callable[[Any], bool] | None:
+        """The common where() criteria, which look at an item's value only; else None."""
+        # `where(resolve() is Patient)` (each item is the whole focus of 'resolve()', so
+        # this is what resolves_to() answers for it).
         if (
             isinstance(criterion, TypeOp)
             and criterion.op == "is"
@@ -794,8 +804,8 @@ class _Compiler:
             and not criterion.operand.args
         ):
             target = criterion.type_name
-            return lambda item: _reference_type(item[1]) == target
-        # Fast path for the common `where(system='phone')` shape: one dict lookup.
+            return lambda value: _reference_type(value) == target
+        # `where(system='phone')`: one dict lookup.
         if (
             isinstance(criterion, Binary)
             and criterion.op == "="
@@ -809,10 +819,8 @@ class _Compiler:
             and isinstance(self.element_type(next(iter(types)), criterion.left.name), str)
         ):
             key, wanted = criterion.left.name, criterion.right.value
-            return lambda item: type(item[1]) is dict and item[1].get(key) == wanted
-        fn = self.compile(criterion, types).fn
-
-        return lambda item: _boolean(fn([item])) is True
+            return lambda value: type(value) is dict and value.get(key) == wanted
+        return None
 
     # -- operators
 
@@ -896,23 +904,28 @@ class Branch:
     path: tuple[str, ...] | None = None  # the keys walked, when nothing is filtered out
 
 
-def _path_branch(keys: tuple[str, ...], tag: str, keep: Callable[[Item], bool] | None) -> Branch:
+def _path_branch(keys: tuple[str, ...], tag: str, where: Callable[[Any], bool] | None) -> Branch:
     walk = _values(keys)
-    if keep is None:
+    if where is None:
         values = walk
     else:
-        criterion = keep
+        test = where
 
         def values(resource: dict[str, Any]) -> list[Any]:
-            return [v for v in walk(resource) if criterion((tag, v))]
+            return [v for v in walk(resource) if test(v)]
 
     return Branch(
         lambda resource: [(tag, v) for v in values(resource)],
         frozenset(keys[:1]) if keys else None,
         tag,
         values,
-        keys if keep is None else None,
+        keys if where is None else None,
     )
+
+
+def _on_values(predicate: Callable[[Item], bool], tag: str) -> Callable[[Any], bool]:
+    """A where() criterion on items of one datatype, as a test of their values."""
+    return lambda value: predicate((tag, value))
 
 
 def compile_branches(
@@ -934,12 +947,15 @@ def compile_branches(
         try:
             node = parse(part)
             compiled = compiler.compile(node, root)
-            paths, keep = compiled.paths, None
+            paths, test, predicate = compiled.paths, None, None
             if paths is None and isinstance(node, Call) and node.name == "where":
                 # 'Observation.subject.where(resolve() is Patient)': a filtered key walk
                 base = compiler.compile(node.base, root) if node.base is not None else None
                 if base is not None and base.paths is not None:
-                    paths, keep = base.paths, compiler.predicate(node.args[0], base.types)
+                    paths, criterion = base.paths, node.args[0]
+                    test = compiler.value_test(criterion, base.types)
+                    if test is None:
+                        predicate = compiler.predicate(criterion, base.types)
         except Exception as exc:
             reason = str(exc) if isinstance(exc, CompileError) else f"{type(exc).__name__}: {exc}"
             record = Unsupported(resource_type, part, reason)
@@ -947,7 +963,9 @@ def compile_branches(
                 UNSUPPORTED.append(record)
             continue
         if paths is not None:
-            branches += [_path_branch(keys, tag, keep) for keys, tag in paths]
+            for path, tag in paths:
+                where = test if predicate is None else _on_values(predicate, tag)
+                branches.append(_path_branch(path, tag, where))
         else:
             keys = _root_keys(node, resource_type, lookup)
             branches.append(Branch(_rooted(compiled.fn, resource_type), keys))
