@@ -928,6 +928,24 @@ def _on_values(predicate: Callable[[Item], bool], tag: str) -> Callable[[Any], b
     return lambda value: predicate((tag, value))
 
 
+def _compile_parts(
+    expression: str, resource_type: str, compiler: _Compiler
+) -> list[tuple[Node, _Compiled]]:
+    """Each part of a ``|`` union, compiled; parts outside the subset go to UNSUPPORTED."""
+    root: frozenset[str] = frozenset({resource_type})
+    parts: list[tuple[Node, _Compiled]] = []
+    for part in split_union(expression):
+        try:
+            node = parse(part)
+            parts.append((node, compiler.compile(node, root)))
+        except Exception as exc:
+            reason = str(exc) if isinstance(exc, CompileError) else f"{type(exc).__name__}: {exc}"
+            record = Unsupported(resource_type, part, reason)
+            if record not in UNSUPPORTED:
+                UNSUPPORTED.append(record)
+    return parts
+
+
 def compile_branches(
     expression: str, resource_type: str, element_type: ElementTypeLookup | None = None
 ) -> list[Branch]:
@@ -941,27 +959,23 @@ def compile_branches(
     """
     lookup = element_type or _no_types
     compiler = _Compiler(resource_type, lookup)
-    root: frozenset[str] = frozenset({resource_type})
     branches: list[Branch] = []
-    for part in split_union(expression):
-        try:
-            node = parse(part)
-            compiled = compiler.compile(node, root)
-            paths, test, predicate = compiled.paths, None, None
-            if paths is None and isinstance(node, Call) and node.name == "where":
-                # 'Observation.subject.where(resolve() is Patient)': a filtered key walk
-                base = compiler.compile(node.base, root) if node.base is not None else None
-                if base is not None and base.paths is not None:
-                    paths, criterion = base.paths, node.args[0]
-                    test = compiler.value_test(criterion, base.types)
-                    if test is None:
-                        predicate = compiler.predicate(criterion, base.types)
-        except Exception as exc:
-            reason = str(exc) if isinstance(exc, CompileError) else f"{type(exc).__name__}: {exc}"
-            record = Unsupported(resource_type, part, reason)
-            if record not in UNSUPPORTED:
-                UNSUPPORTED.append(record)
-            continue
+    for node, compiled in _compile_parts(expression, resource_type, compiler):
+        paths, test, predicate = compiled.paths, None, None
+        if (
+            paths is None
+            and isinstance(node, Call)
+            and node.name == "where"
+            and node.base is not None
+        ):
+            # 'Observation.subject.where(resolve() is Patient)': a filtered key walk (its
+            # parts compiled without error just before, as parts of the whole)
+            base = compiler.compile(node.base, frozenset({resource_type}))
+            if base.paths is not None:
+                paths, criterion = base.paths, node.args[0]
+                test = compiler.value_test(criterion, base.types)
+                if test is None:
+                    predicate = compiler.predicate(criterion, base.types)
         if paths is not None:
             for path, tag in paths:
                 where = test if predicate is None else _on_values(predicate, tag)
@@ -975,11 +989,15 @@ def compile_branches(
 def compile_expression(
     expression: str, resource_type: str, element_type: ElementTypeLookup | None = None
 ) -> Evaluator:
-    """Compile ``expression`` for resources of ``resource_type`` into a fast evaluator.
+    """Compile ``expression`` for resources of ``resource_type`` into an evaluator.
 
-    The evaluator gives the values of every branch of :func:`compile_branches`, in order.
+    This is the plain reading of the expression, through the general closures, part
+    after part.  Indexing runs :func:`compile_branches` instead, whose branches must
+    give the same values: the tests hold one against the other.
     """
-    evaluators = [b.evaluate for b in compile_branches(expression, resource_type, element_type)]
+    compiler = _Compiler(resource_type, element_type or _no_types)
+    parts = _compile_parts(expression, resource_type, compiler)
+    evaluators = [_rooted(compiled.fn, resource_type) for _, compiled in parts]
     if not evaluators:
         return lambda resource: []
     if len(evaluators) == 1:

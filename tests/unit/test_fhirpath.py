@@ -342,14 +342,17 @@ def test_evaluators_tolerate_malformed_resources(resource_type: str, body: dict[
         _JSON,
     ),
 )
-def test_branch_values_are_the_evaluated_values_untagged(
+def test_branches_give_what_the_whole_expression_gives(
     resource_type: str, body: dict[str, Any]
 ) -> None:
     resource = {"resourceType": resource_type, **body}
     for param in parameters_for(resource_type).values():
+        found: list[tuple[str, Any]] = []
         for branch in compile_branches(param.expression, resource_type, element_type):
             items = branch.evaluate(resource)
             if branch.keys is not None and branch.keys.isdisjoint(resource):
                 assert items == []
             if branch.values is not None:
                 assert [(branch.tag, v) for v in branch.values(resource)] == items
+            found += items
+        assert found == compile_expression(param.expression, resource_type, element_type)(resource)

@@ -2,27 +2,34 @@
 
 from __future__ import annotations
 
+import functools
 import json
+import random
 import subprocess
 import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import orjson
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from records.search import (
+    CORE_PARAMETERS,
     IndexEntries,
     compartment_params,
     date_range,
+    extract,
     index_entries,
     normalize_string,
     omitted_parameters,
     parameters_for,
     resource_types,
 )
+from records.search.fhirpath import Evaluator, compile_expression
+from records.search.parameters import element_type
 
 ROOT = Path(__file__).resolve().parents[2]
 DEFINITIONS = ROOT / "records" / "search" / "definitions.json"
@@ -182,6 +189,119 @@ def test_all_examples_index_without_error(r4_examples: Path) -> None:
         )
     assert count >= 5300
     assert with_entries / count > 0.95
+
+
+# --------------------------------------------------------------------------- fast paths
+# index_entries skips branches by key, reads single keys directly, picks handlers by
+# datatype and skips the dedupe when it can; all that must change nothing.  The
+# reference here evaluates every parameter whole, tags every value and handles each
+# one by its own tag, then dedupes every list.
+
+
+@functools.cache
+def _whole(resource_type: str, code: str) -> Evaluator:
+    return compile_expression(
+        parameters_for(resource_type)[code].expression, resource_type, element_type
+    )
+
+
+def reference_entries(resource: dict[str, Any]) -> IndexEntries:
+    resource_type = resource["resourceType"]
+    out = IndexEntries([], [], [], [], [], [], [])
+    for code, param in parameters_for(resource_type).items():
+        if code in CORE_PARAMETERS:
+            continue
+        if param.type == "reference":
+            handler_for = extract._reference(frozenset(param.targets))
+        else:
+            handler_for = extract._HANDLERS[param.type]
+        items = _whole(resource_type, code)(resource)
+        if items:
+            extract._per_item(handler_for)(code, items, out)
+    for name in ("tokens", "strings", "dates", "references", "numbers", "quantities", "uris"):
+        setattr(out, name, list(dict.fromkeys(getattr(out, name))))
+    return out
+
+
+_ODD_VALUES: list[Any] = [
+    None,
+    "",
+    "x",
+    "2020",
+    "2020-02-30",
+    "2021-03-04T05:06:07.89+05:30",
+    "Patient/1",
+    "http://x/fhir/Group/g/_history/2",
+    "#c",
+    "http://x/v|1",
+    0,
+    False,
+    2.5,
+    [],
+    [None],
+    {},
+    {"value": 3, "unit": "mg"},
+    {"reference": "Patient/p"},
+    {"start": "2019"},
+    {"coding": [{"system": "s", "code": "c"}, {"code": "c", "system": "s"}]},
+]
+
+
+def _mutate(node: Any, rng: random.Random) -> Any:
+    """A copy of ``node`` with elements dropped, repeated, wrapped, unwrapped or replaced."""
+    if isinstance(node, dict):
+        out: dict[str, Any] = {}
+        for key, value in node.items():
+            roll = rng.random()
+            if key == "resourceType":
+                out[key] = value
+            elif roll < 0.06:
+                continue
+            elif roll < 0.1:
+                out[key] = rng.choice(_ODD_VALUES)  # shared: indexing reads, never writes
+            elif roll < 0.13 and not isinstance(value, list):
+                out[key] = [value, value]
+            elif roll < 0.16 and isinstance(value, list) and value:
+                out[key] = value[0]
+            else:
+                out[key] = _mutate(value, rng)
+        return out
+    if isinstance(node, list):
+        items = [_mutate(item, rng) for item in node]
+        if items and rng.random() < 0.2:
+            items.append(rng.choice(items))
+        return items
+    return node
+
+
+def _examples(examples: Path) -> list[tuple[str, dict[str, Any]]]:
+    """Every example resource, those in Bundle entries and contained ones, and variants."""
+    found: list[tuple[str, dict[str, Any]]] = []
+
+    def add(name: str, resource: Any) -> None:
+        if isinstance(resource, dict) and resource.get("resourceType") in resource_types():
+            found.append((name, resource))
+            for i, entry in enumerate(resource.get("entry") or []):
+                if isinstance(entry, dict):
+                    add(f"{name} entry {i}", entry.get("resource"))
+            for i, contained in enumerate(resource.get("contained") or []):
+                add(f"{name} contained {i}", contained)
+
+    for path in sorted(examples.glob("*.json")):
+        data = path.read_bytes()
+        resource = orjson.loads(data)
+        add(path.name, resource)
+        if len(data) < 20_000 and resource.get("resourceType") in resource_types():
+            rng = random.Random(path.name)  # the same variants on every run
+            found += [(f"{path.name} variant {i}", _mutate(resource, rng)) for i in range(2)]
+    return found
+
+
+def test_index_entries_equal_the_whole_expression_evaluation(r4_examples: Path) -> None:
+    resources = _examples(r4_examples)
+    assert len(resources) > 28_000
+    for name, resource in resources:
+        assert index_entries(resource) == reference_entries(resource), name
 
 
 # --------------------------------------------------------------------------- synthetic
