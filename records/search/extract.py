@@ -205,11 +205,10 @@ def _parse_reference(value: str) -> tuple[str, str] | None:
 # --------------------------------------------------------------------------- handlers
 # One handler factory per search parameter type: ``_token(tag)`` etc. return a function
 # that appends the entries of values of datatype ``tag``, found as in JSON: one value or
-# a list (a list may hold nulls, which give nothing).  Most branches
-# of an expression have a datatype known at compile time, so the choice between a
-# CodeableConcept and an Identifier is made once per plan rather than once per value;
-# values of unknown type ('primitive', 'Element', or inferred per item) are told apart
-# by their JSON shape, one by one.
+# a list (a list may hold nulls, which give nothing).  Most branches of an expression
+# have a datatype known at compile time, so the choice between a CodeableConcept and an
+# Identifier is made once per plan rather than once per value; values of unknown type
+# ('primitive', 'Element', or tagged per item) are told apart by their JSON shape.
 
 _Handler = Callable[[str, Any, IndexEntries], None]
 _HandlerFor = Callable[[str], _Handler]
@@ -322,9 +321,9 @@ def _date(tag: str) -> _Handler:
         add = out.dates.append
         for v in found if type(found) is list else (found,):
             if type(v) is str:
-                found = _try_range(v)
-                if found is not None:
-                    add((code, *found))
+                span = _try_range(v)
+                if span is not None:
+                    add((code, *span))
             elif type(v) is dict:
                 kind = known or infer_type(v)
                 if kind == "Period":
@@ -332,8 +331,8 @@ def _date(tag: str) -> _Handler:
                         add((code, *period))
                 elif kind == "Timing":
                     for event in _as_list(v.get("event")):
-                        if (found := _try_range(event)) is not None:
-                            add((code, *found))
+                        if (span := _try_range(event)) is not None:
+                            add((code, *span))
                     repeat = v.get("repeat")
                     bounds = repeat.get("boundsPeriod") if type(repeat) is dict else None
                     if type(bounds) is dict and (period := _period(bounds)) is not None:
