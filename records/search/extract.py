@@ -19,7 +19,13 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from records.search.fhirpath import Values, compile_branches, infer_type
-from records.search.parameters import CORE_PARAMETERS, element_type, parameters_for, resource_types
+from records.search.parameters import (
+    CORE_PARAMETERS,
+    derived_parameters,
+    element_type,
+    parameters_for,
+    resource_types,
+)
 
 __all__ = [
     "DATE_MAX",
@@ -506,11 +512,13 @@ def _plan(resource_type: str) -> tuple[_Step, ...]:
     """Compile every indexed parameter of a type once, on first use.
 
     One step per branch of each parameter's expression, in order, so that a resource is
-    only walked for the branches it can have values for.
+    only walked for the branches it can have values for. Derived parameters have no
+    entries of their own: searches read those of the parameters they repeat.
     """
     plan: list[_Step] = []
+    derived = derived_parameters(resource_type)
     for code, param in parameters_for(resource_type).items():
-        if code in CORE_PARAMETERS:
+        if code in CORE_PARAMETERS or code in derived:
             continue
         if param.type == "reference":
             handler_for = _reference(frozenset(param.targets))
@@ -549,7 +557,8 @@ def _active(resource_type: str, resource: dict[str, Any]) -> tuple[_Step, ...]:
 
 
 def index_entries(resource: dict[str, Any]) -> IndexEntries:
-    """Every search index entry of ``resource``, without duplicates.
+    """Every search index entry of ``resource``, without duplicates, except those of
+    derived parameters (:func:`records.search.parameters.derived_parameters`).
 
     Raises ValueError when ``resourceType`` is not an R4 resource type.
     """
