@@ -92,7 +92,9 @@ def running(database_url: str, *args: str) -> Iterator[str]:
         "DATABASE_URL": database_url,
         "REDIS_URL": "",
         # one key per database, as a deployment keeps its key across restarts
-        "ACCORD_LEDGER_KEY_FILE": str(Path(database_url.removeprefix("sqlite:///")).with_suffix(".key")),
+        "ACCORD_LEDGER_KEY_FILE": str(
+            Path(database_url.removeprefix("sqlite:///")).with_suffix(".key")
+        ),
     }
     proc = subprocess.Popen(
         [str(BIN / "accord"), *args, "--port", str(port)],
