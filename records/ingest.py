@@ -43,7 +43,7 @@ from adapters.hl7v2.to_fhir import convert as convert_hl7v2
 from adapters.pharmacy import convert_dispense_csv, convert_script
 from adapters.wearables import convert_batch
 from records.access import AllowAll, GuardedTransaction, Principal
-from records.errors import FHIRError
+from records.errors import Conflict, FHIRError
 from records.interactions import Context, Prepared, prepare_resources, store_resources
 from records.storage import SQLStore
 from records.storage import inbox_sql as sql
@@ -303,8 +303,7 @@ def process(store: SQLStore, message_id: int) -> str:
     if row.status != "received":
         return str(row.status)
     try:
-        conversion = convert(row.kind, bytes(row.body), row.source, orjson.loads(row.params))
-        stored = _store_group(store, [(row, conversion)])
+        stored = _convert_and_store(store, row)
     except (ValueError, FHIRError) as exc:
         with store.write() as tx:
             sql.mark_message(tx.conn, message_id, "failed", str(exc))
@@ -313,6 +312,23 @@ def process(store: SQLStore, message_id: int) -> str:
         return "converted"
     with store.read() as tx:  # another worker got there first
         return str(sql.load_message(tx.conn, message_id).status)
+
+
+def _convert_and_store(store: SQLStore, row: Any) -> int:
+    """Convert and store one message. A Conflict (another transaction wrote one of its
+    resources first: feed writes are optimistic) is retried on what is stored then,
+    from a fresh conversion (storing fills in the resources it is given)."""
+    for attempt in range(_CONFLICT_RETRIES + 1):
+        conversion = convert(row.kind, bytes(row.body), row.source, orjson.loads(row.params))
+        try:
+            return _store_group(store, [(row, conversion)])
+        except Conflict:
+            if attempt == _CONFLICT_RETRIES:
+                raise
+    raise AssertionError("unreachable")
+
+
+_CONFLICT_RETRIES = 3
 
 
 def process_pending(

@@ -982,14 +982,24 @@ class _FeedWriter(Writer):
             self.instant, self.key = prepared.instant, prepared.key
 
     def update_many(self, resources: list[dict[str, Any]]) -> list[Written]:
-        """As :meth:`Writer.update_many`; a resource that is new and was prepared ahead
-        takes its prepared version directly (a feed's common case, ten thousand a group).
+        """As :meth:`Writer.update_many`, but optimistic: only Patients are locked.
 
-        What :meth:`Writer.update` would check still holds: the id is the resource's
-        own, the policy allows the write, and no resource is written twice.
+        A group holds up to ten thousand resources, and PostgreSQL's shared lock
+        table holds about 6,400 locks by default: two workers each locking a whole
+        group ran out of shared memory. Versions are unique per (type, id,
+        versionId), so a concurrent write of the same resource fails this
+        transaction with a Conflict instead, and its messages are redone alone
+        (:func:`records.ingest.process`). Patients keep their locks: matching
+        reads and links other Patients under them.
+
+        A resource that is new and was prepared ahead takes its prepared version
+        directly (a feed's common case). What :meth:`Writer.update` would check
+        still holds: the id is the resource's own, the policy allows the write,
+        and no resource is written twice.
         """
         keys = [(r["resourceType"], r["id"]) for r in resources]
-        self.g.tx.lock_many([f"{t}/{i}" for t, i in keys])
+        patients = [key for key in keys if key[0] == "Patient"]
+        self.g.tx.lock_many([f"{t}/{i}" for t, i in patients])
         currents = self.g.tx.current_many(keys)
         ahead, touched, pending = self.ahead, self.touched, self.pending
         written: list[Written] = []

@@ -336,6 +336,81 @@ def test_a_message_that_no_longer_converts_fails_alone(app: Any) -> None:
     _every_version_is_anchorable_and_indexed(app)
 
 
+def _postgresql_only(app: Any) -> Any:
+    store = app.extensions["accord"].store
+    if store.engine.dialect.name != "postgresql":
+        pytest.skip("SQLite has one writer at a time and no advisory locks")
+    return store
+
+
+def test_a_group_takes_no_lock_per_new_resource(app: Any, monkeypatch: Any) -> None:
+    """PostgreSQL's shared lock table holds about 6,400 locks by default: a group of
+    10,000 readings locking each resource left a second worker 'out of shared memory'."""
+    store = _postgresql_only(app)
+    assert ingest.add_source(store, "st-mary", TOKEN)
+    _wearables(store, [_heart_rate(i) for i in range(3000)])
+    held: list[int] = []
+    mark = inbox_sql.mark_messages
+
+    def counting(conn: Any, marks: Any) -> None:  # inside the group's transaction
+        locks = (
+            "select count(*) from pg_locks where locktype = 'advisory' and pid = pg_backend_pid()"
+        )
+        held.append(int(conn.execute(text(locks)).scalar_one()))
+        mark(conn, marks)
+
+    monkeypatch.setattr(inbox_sql, "mark_messages", counting)
+    assert ingest.process_pending(store) == 1
+    assert count(app, "idx_token", "param = 'code' and code = '8867-4'") == 3000
+    assert held and max(held) <= 2  # the message and its Patient
+
+
+def test_a_resource_written_concurrently_is_retried_not_failed(app: Any, monkeypatch: Any) -> None:
+    """Two messages carry the same reading (two users' batches from one vendor): the
+    second transaction, writing version 1 while the first has it uncommitted, fails
+    on the unique version and is redone on what the first committed."""
+    store = _postgresql_only(app)
+    assert ingest.add_source(store, "st-mary", TOKEN)
+    first, second = _heart_rate(1), _heart_rate(1)
+    second["body"]["heart_rate"]["value"] = 99
+    _wearables(store, [first], user="u1")
+    _wearables(store, [second], user="u2")
+    paused, release = threading.Event(), threading.Event()
+    mark = inbox_sql.mark_messages
+
+    def pausing(conn: Any, marks: Any) -> None:
+        if marks[0][0] == 1:  # message 1, its resources written, not yet committed
+            paused.set()
+            assert release.wait(30)
+        mark(conn, marks)
+
+    monkeypatch.setattr(inbox_sql, "mark_messages", pausing)
+    with ThreadPoolExecutor(2) as pool:
+        one = pool.submit(ingest.process, store, 1)
+        assert paused.wait(30)
+        two = pool.submit(ingest.process, store, 2)
+        with store.engine.connect() as conn:  # until message 2 waits on version 1
+            waiting = "select count(*) from pg_stat_activity where wait_event_type = 'Lock'"
+            for _ in range(300):
+                if conn.execute(text(waiting)).scalar_one():
+                    break
+                conn.commit()
+                threading.Event().wait(0.05)
+            else:
+                raise AssertionError("message 2 never waited for message 1")
+        release.set()
+        assert (one.result(30), two.result(30)) == ("converted", "converted")
+    with store.read() as tx:
+        versions = tx.conn.execute(
+            text(
+                "select version_id, data from resource_version"
+                " where resource_type = 'Observation' order by version_id"
+            )
+        ).all()
+    assert [v for v, _ in versions] == [1, 2]
+    assert orjson.loads(bytes(versions[1][1]))["valueQuantity"]["value"] == 99
+
+
 def test_wearables_keep_the_body_as_posted(app: Any, feed: Any) -> None:
     body = orjson.dumps(
         {"userId": "u-9", "dataPoints": [_heart_rate(1)]}, option=orjson.OPT_INDENT_2
