@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import socket
 import threading
+import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -395,7 +396,7 @@ def test_a_resource_written_concurrently_is_retried_not_failed(app: Any, monkeyp
                 if conn.execute(text(waiting)).scalar_one():
                     break
                 conn.commit()
-                threading.Event().wait(0.05)
+                time.sleep(0.05)
             else:
                 raise AssertionError("message 2 never waited for message 1")
         release.set()
