@@ -130,7 +130,8 @@ def wearables() -> Response:
     a re-post is a duplicate) and read once, with orjson: the conversion reads
     numbers as doubles whatever their spelling, and the spelling stays in the
     kept bytes. Reading 10,000 points makes a million objects and frees none,
-    so the cyclic collector is paused meanwhile (it would scan them all, often).
+    so the cyclic collector is paused meanwhile (it would scan them all, often)
+    and they are freed before it resumes.
     """
     source = _source()
     if request.mimetype not in ACCEPTED_BODY_TYPES:
@@ -168,7 +169,11 @@ def wearables() -> Response:
             {"userId": payload["userId"]},
             parsed=payload,
         )
-    return _receipt_response(receipt)
+        response = _receipt_response(receipt)
+        # Freed while the collector is still paused: all of it is new since the pause,
+        # so the first collection after it would otherwise walk every object.
+        del payload, points, receipt
+    return response
 
 
 def messages() -> Response:
