@@ -18,6 +18,7 @@ match waits for review.
 
 from __future__ import annotations
 
+import weakref
 from typing import TYPE_CHECKING, Any
 
 import orjson
@@ -59,10 +60,18 @@ class PatientLinks:
     """The Patient-identity work of one write transaction."""
 
     def __init__(self, writer: Writer) -> None:
-        self.w = writer
+        # weak: the writer holds this object, and a cycle would keep every version
+        # the writer made alive until the cyclic collector ran (feeds pause it)
+        self._writer = weakref.ref(writer)
         self.written: dict[str, Written] = {}  # Patients this transaction writes
         self.back: list[tuple[str, str]] = []  # (peer, patient): peer must state the link
         self.matched: list[tuple[str, list[str]]] = []  # automatic links, for Provenance
+
+    @property
+    def w(self) -> Writer:
+        writer = self._writer()
+        assert writer is not None, "a writer's PatientLinks outlived it"
+        return writer
 
     # -- around each Patient version ---------------------------------------------
     def before(self, patient_id: str, patient: dict[str, Any], matching: bool) -> None:

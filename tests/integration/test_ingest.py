@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import gc
 import socket
 import threading
 import time
+from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -410,6 +412,28 @@ def test_a_resource_written_concurrently_is_retried_not_failed(app: Any, monkeyp
         ).all()
     assert [v for v, _ in versions] == [1, 2]
     assert orjson.loads(bytes(versions[1][1]))["valueQuantity"]["value"] == 99
+
+
+def test_storing_a_feed_leaves_no_cycles_for_the_collector(app: Any) -> None:
+    """The worker pauses the cyclic collector while it stores feeds, so every version
+    it makes must be freed by reference counting. A writer and its PatientLinks once
+    referred to each other and kept a whole group alive: a million objects that the
+    first collection after the pause walked (0.8 s for 50,000 readings)."""
+    store = app.extensions["accord"].store
+    assert ingest.add_source(store, "st-mary", TOKEN)
+    _wearables(store, [_heart_rate(i) for i in range(200)])
+    assert ingest.receive_hl7v2(store, "st-mary", _message(1))[0].code == "AA"
+    gc.collect()
+    gc.set_debug(gc.DEBUG_SAVEALL)
+    try:
+        assert ingest.process_pending(store) == 2
+        gc.collect()
+        kept = Counter(type(o).__qualname__ for o in gc.garbage)
+    finally:
+        gc.set_debug(0)
+        gc.garbage.clear()
+    ours = {"NewVersion", "IndexEntries", "Writer", "_FeedWriter", "PatientLinks", "Written"}
+    assert not ours & set(kept), kept.most_common(10)
 
 
 def test_wearables_keep_the_body_as_posted(app: Any, feed: Any) -> None:
