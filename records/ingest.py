@@ -358,24 +358,32 @@ def process_pending(
     millions of objects but hardly any cycles, and on the worker's large heap
     its passes took a third of the time.
     """
-    handled = 0
     until = time.monotonic() + keep_for
     with collector_paused(), _quick_switches(), _Writes(store) as writes:
-        after = 0  # the newest message taken (its group may still be being stored)
-        while True:
+        # The groups are freed when _drain returns, before the collector resumes:
+        # everything alive then is new since the pause, and its first pass walks it all.
+        return _drain(store, writes, limit, group_size, load_bytes, until)
+
+
+def _drain(
+    store: SQLStore, writes: _Writes, limit: int, group_size: int, load_bytes: int, until: float
+) -> int:
+    handled = 0
+    after = 0  # the newest message taken (its group may still be being stored)
+    while True:
+        with store.read() as tx:
+            pending = sql.pending_sizes(tx.conn, limit, after)
+        for ids in _chunks(pending, load_bytes):
             with store.read() as tx:
-                pending = sql.pending_sizes(tx.conn, limit, after)
-            for ids in _chunks(pending, load_bytes):
-                with store.read() as tx:
-                    rows = sql.load_messages(tx.conn, ids)
-                for group in _groups(rows, group_size):
-                    writes.submit(group, _prepare(group))
-            handled += len(pending)
-            if pending:
-                after = pending[-1][0]
-            if len(pending) < limit and (not pending or time.monotonic() > until):
-                writes.settle()
-                return handled
+                rows = sql.load_messages(tx.conn, ids)
+            for group in _groups(rows, group_size):
+                writes.submit(group, _prepare(group))
+        handled += len(pending)
+        if pending:
+            after = pending[-1][0]
+        if len(pending) < limit and (not pending or time.monotonic() > until):
+            writes.settle()
+            return handled
 
 
 class _Writes:
