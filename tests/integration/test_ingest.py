@@ -339,17 +339,15 @@ def test_a_message_that_no_longer_converts_fails_alone(app: Any) -> None:
     _every_version_is_anchorable_and_indexed(app)
 
 
-def _postgresql_only(app: Any) -> Any:
-    store = app.extensions["accord"].store
-    if store.engine.dialect.name != "postgresql":
-        pytest.skip("SQLite has one writer at a time and no advisory locks")
-    return store
+# SQLite has one writer at a time and no advisory locks: these are PostgreSQL's questions
+postgresql_only = pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
 
 
+@postgresql_only
 def test_a_group_takes_no_lock_per_new_resource(app: Any, monkeypatch: Any) -> None:
     """PostgreSQL's shared lock table holds about 6,400 locks by default: a group of
     10,000 readings locking each resource left a second worker 'out of shared memory'."""
-    store = _postgresql_only(app)
+    store = app.extensions["accord"].store
     assert ingest.add_source(store, "st-mary", TOKEN)
     _wearables(store, [_heart_rate(i) for i in range(3000)])
     held: list[int] = []
@@ -368,11 +366,12 @@ def test_a_group_takes_no_lock_per_new_resource(app: Any, monkeypatch: Any) -> N
     assert held and max(held) <= 2  # the message and its Patient
 
 
+@postgresql_only
 def test_a_resource_written_concurrently_is_retried_not_failed(app: Any, monkeypatch: Any) -> None:
     """Two messages carry the same reading (two users' batches from one vendor): the
     second transaction, writing version 1 while the first has it uncommitted, fails
     on the unique version and is redone on what the first committed."""
-    store = _postgresql_only(app)
+    store = app.extensions["accord"].store
     assert ingest.add_source(store, "st-mary", TOKEN)
     first, second = _heart_rate(1), _heart_rate(1)
     second["body"]["heart_rate"]["value"] = 99
