@@ -186,104 +186,6 @@ def _copy_types(table: Table, columns: tuple[str, ...]) -> list[str]:
     return names
 
 
-def _index_rows(
-    versions: Sequence[NewVersion], seqs: Sequence[int]
-) -> dict[str, list[tuple[Any, ...]]]:
-    """The index rows of ``versions`` by kind, as tuples in ``_INDEX_COLUMNS`` order."""
-    token: list[tuple[Any, ...]] = []
-    string: list[tuple[Any, ...]] = []
-    date: list[tuple[Any, ...]] = []
-    reference: list[tuple[Any, ...]] = []
-    number: list[tuple[Any, ...]] = []
-    quantity: list[tuple[Any, ...]] = []
-    uri: list[tuple[Any, ...]] = []
-    for v, seq in zip(versions, seqs, strict=True):
-        ix = v.index
-        if ix is None:
-            continue
-        t = v.resource_type
-        # Plain loops: a comprehension per kind per version costs more than its few rows.
-        for p, system, code in ix.tokens:
-            token.append((seq, t, p, system, code))
-        for p, value in ix.strings:
-            string.append((seq, t, p, value))
-        for p, lo, hi in ix.dates:
-            date.append((seq, t, p, lo, hi))
-        for p, rt, ri in ix.references:
-            reference.append((seq, t, p, rt, ri))
-        for p, n in ix.numbers:
-            number.append((seq, t, p, n))
-        for p, n, system, unit in ix.quantities:
-            quantity.append((seq, t, p, n, system, unit))
-        for p, u in ix.uris:
-            uri.append((seq, t, p, u))
-    return {
-        "token": token,
-        "string": string,
-        "date": date,
-        "reference": reference,
-        "number": number,
-        "quantity": quantity,
-        "uri": uri,
-    }
-
-
-_NULL = "\\N"  # NULL in COPY's text format
-
-
-def _index_lines(
-    versions: Sequence[NewVersion], seqs: Sequence[int]
-) -> dict[str, tuple[list[str], int]]:
-    """The rows of :func:`_index_rows` as lines of COPY's text format, with their NULL count.
-
-    Values go in unescaped (see ``StoreTransaction._copy_lines``). An int is
-    its decimal digits, a float its ``repr``: the shortest text that reads
-    back as the same double, the value binary COPY would send.
-    """
-    token: list[str] = []
-    string: list[str] = []
-    date: list[str] = []
-    reference: list[str] = []
-    number: list[str] = []
-    quantity: list[str] = []
-    uri: list[str] = []
-    token_nulls = quantity_nulls = 0
-    for v, seq in zip(versions, seqs, strict=True):
-        ix = v.index
-        if ix is None:
-            continue
-        k = f"{seq}\t{v.resource_type}\t"
-        for p, system, code in ix.tokens:
-            if system is None:
-                system, token_nulls = _NULL, token_nulls + 1
-            token.append(f"{k}{p}\t{system}\t{code}\n")
-        for p, value in ix.strings:
-            string.append(f"{k}{p}\t{value}\n")
-        for p, lo, hi in ix.dates:
-            date.append(f"{k}{p}\t{lo}\t{hi}\n")
-        for p, rt, ri in ix.references:
-            reference.append(f"{k}{p}\t{rt}\t{ri}\n")
-        for p, n in ix.numbers:
-            number.append(f"{k}{p}\t{n!r}\n")
-        for p, n, system, unit in ix.quantities:
-            if system is None:
-                system, quantity_nulls = _NULL, quantity_nulls + 1
-            if unit is None:
-                unit, quantity_nulls = _NULL, quantity_nulls + 1
-            quantity.append(f"{k}{p}\t{n!r}\t{system}\t{unit}\n")
-        for p, u in ix.uris:
-            uri.append(f"{k}{p}\t{u}\n")
-    return {
-        "token": (token, token_nulls),
-        "string": (string, 0),
-        "date": (date, 0),
-        "reference": (reference, 0),
-        "number": (number, 0),
-        "quantity": (quantity, quantity_nulls),
-        "uri": (uri, 0),
-    }
-
-
 class StoreTransaction:
     """Reads and writes inside one database transaction."""
 
@@ -425,19 +327,12 @@ class StoreTransaction:
             ("version_seq", "entry"),
             [(seq, v.entry) for v, seq in zip(versions, seqs, strict=True) if v.entry is not None],
         )
-        self._insert_facts(versions, seqs)
+        self._insert(
+            fact_key,
+            ("seq", "key"),
+            [(seq, key) for v, seq in zip(versions, seqs, strict=True) for key in v.facts or ()],
+        )
         return seqs
-
-    def _insert_facts(self, versions: Sequence[NewVersion], seqs: Sequence[int]) -> None:
-        """The versions' fact keys; as COPY text on a large PostgreSQL write, like
-        the index (0.4 µs of Python a reading less than binary COPY)."""
-        columns = ("seq", "key")
-        pairs = list(zip(versions, seqs, strict=True))
-        if self.dialect == "postgresql" and len(versions) > _SMALL:
-            lines = [f"{seq}\t{key}\n" for v, seq in pairs for key in v.facts or ()]
-            if not lines or self._copy_lines(fact_key, columns, lines, 0):
-                return
-        self._insert(fact_key, columns, [(seq, key) for v, seq in pairs for key in v.facts or ()])
 
     def _insert_versions(self, versions: Sequence[NewVersion]) -> list[int]:
         if self.dialect == "postgresql" and len(versions) <= _SMALL:
@@ -541,23 +436,43 @@ class StoreTransaction:
         return MerkleLog(SQLLedgerStore(self.conn))
 
     def _index(self, versions: Sequence[NewVersion], seqs: Sequence[int]) -> None:
-        """Insert the search-index rows of ``versions`` (14 a wearable reading).
-
-        A large write on PostgreSQL sends them as COPY text built straight from
-        the entries: 1 to 2 µs of Python a reading less than tuples sent through
-        binary COPY's ``write_row`` (of 7.5). A kind with a value that would
-        need escaping goes by binary COPY instead.
-        """
-        if self.dialect == "postgresql" and len(versions) > _SMALL:
-            rows = None
-            for kind, (lines, nulls) in _index_lines(versions, seqs).items():
-                table, columns = INDEX_TABLES[kind], _INDEX_COLUMNS[kind]
-                if lines and not self._copy_lines(table, columns, lines, nulls):
-                    rows = rows or _index_rows(versions, seqs)
-                    self._copy(table, columns, rows[kind])
-            return
-        for kind, kind_rows in _index_rows(versions, seqs).items():
-            self._insert(INDEX_TABLES[kind], _INDEX_COLUMNS[kind], kind_rows)
+        token: list[tuple[Any, ...]] = []
+        string: list[tuple[Any, ...]] = []
+        date: list[tuple[Any, ...]] = []
+        reference: list[tuple[Any, ...]] = []
+        number: list[tuple[Any, ...]] = []
+        quantity: list[tuple[Any, ...]] = []
+        uri: list[tuple[Any, ...]] = []
+        for v, seq in zip(versions, seqs, strict=True):
+            ix = v.index
+            if ix is None:
+                continue
+            t = v.resource_type
+            if ix.tokens:
+                token += [(seq, t, p, s, c) for p, s, c in ix.tokens]
+            if ix.strings:
+                string += [(seq, t, p, s) for p, s in ix.strings]
+            if ix.dates:
+                date += [(seq, t, p, lo, hi) for p, lo, hi in ix.dates]
+            if ix.references:
+                reference += [(seq, t, p, rt, ri) for p, rt, ri in ix.references]
+            if ix.numbers:
+                number += [(seq, t, p, n) for p, n in ix.numbers]
+            if ix.quantities:
+                quantity += [(seq, t, p, n, s, c) for p, n, s, c in ix.quantities]
+            if ix.uris:
+                uri += [(seq, t, p, u) for p, u in ix.uris]
+        for kind, rows in (
+            ("token", token),
+            ("string", string),
+            ("date", date),
+            ("reference", reference),
+            ("number", number),
+            ("quantity", quantity),
+            ("uri", uri),
+        ):
+            table = INDEX_TABLES[kind]
+            self._insert(table, _INDEX_COLUMNS[kind], rows)
 
     def _copy(self, table: Table, columns: Sequence[str], rows: list[tuple[Any, ...]]) -> None:
         """PostgreSQL binary COPY, in this transaction: a feed group writes ~20 rows a
@@ -569,30 +484,6 @@ class StoreTransaction:
             write_row = copy.write_row
             for row in rows:
                 write_row(row)
-
-    def _copy_lines(
-        self, table: Table, columns: Sequence[str], lines: list[str], nulls: int
-    ) -> bool:
-        """COPY rows given as unescaped lines of the text format; False (nothing sent)
-        if a value needed escaping.
-
-        Each line holds ``len(columns) - 1`` tabs, a newline, and a backslash for
-        each of its ``\\N`` (NULL): more of any, or a carriage return, can only
-        come from a value, which the text format would misread.
-        """
-        payload = "".join(lines)
-        if (
-            payload.count("\t") != len(lines) * (len(columns) - 1)
-            or payload.count("\n") != len(lines)
-            or payload.count("\\") != nulls
-            or "\r" in payload
-        ):
-            return False
-        driver = self.conn.connection.driver_connection
-        statement = f"COPY {table.name} ({', '.join(columns)}) FROM STDIN"
-        with driver.cursor() as cursor, cursor.copy(statement) as copy:  # type: ignore[union-attr]
-            copy.write(payload)  # encoded in the connection's encoding, as write_row would
-        return True
 
 
 class SQLStore:
