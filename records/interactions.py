@@ -970,7 +970,8 @@ def prepare_resources(ctx: Context, resources: list[dict[str, Any]]) -> Prepared
 
 class _FeedWriter(Writer):
     """The writer of :func:`store_resources`: takes the prepared first version of each
-    resource it finds new (the same instant, the same bytes), computes the others."""
+    resource it finds new (the same instant, the same bytes) in :meth:`update_many`,
+    computes the others."""
 
     def __init__(
         self, g: GuardedTransaction | None, ctx: Context, prepared: Prepared | None
@@ -1015,18 +1016,3 @@ class _FeedWriter(Writer):
             else:
                 written.append(self.update(key[0], key[1], resource, current=current))
         return written
-
-    def _version(
-        self,
-        resource_type: str,
-        resource_id: str,
-        resource: dict[str, Any] | None,
-        previous: StoredVersion | None,
-        method: str,
-    ) -> NewVersion:
-        if previous is None and self.ahead:
-            found = self.ahead.pop((resource_type, resource_id), None)
-            if found is not None and found[0] is resource:
-                self.pending.append(found[1])
-                return found[1]
-        return super()._version(resource_type, resource_id, resource, previous, method)

@@ -291,7 +291,7 @@ class StoreTransaction:
         Returns the new sequence numbers. Raises :class:`DuplicateVersion` when a
         concurrent writer created the same version first.
 
-        A feed group writes ~20 rows a resource (the version, its index rows,
+        A feed group writes ~15 rows a resource (the version, its index rows,
         ledger entry and fact keys) for thousands of resources: on PostgreSQL
         large writes reserve their sequence numbers in one statement and COPY
         every table; small ones (an API write) keep to a few INSERTs.
@@ -475,7 +475,7 @@ class StoreTransaction:
             self._insert(table, _INDEX_COLUMNS[kind], rows)
 
     def _copy(self, table: Table, columns: Sequence[str], rows: list[tuple[Any, ...]]) -> None:
-        """PostgreSQL binary COPY, in this transaction: a feed group writes ~20 rows a
+        """PostgreSQL binary COPY, in this transaction: a feed group writes ~15 rows a
         resource, and row-by-row inserts cost more than everything else together."""
         driver = self.conn.connection.driver_connection
         statement = f"COPY {table.name} ({', '.join(columns)}) FROM STDIN (FORMAT BINARY)"
