@@ -318,14 +318,19 @@ def _convert_and_store(store: SQLStore, row: Any) -> int:
     """Convert and store one message. A Conflict (another transaction wrote one of its
     resources first: feed writes are optimistic) is retried on what is stored then,
     from a fresh conversion (storing fills in the resources it is given)."""
-    for attempt in range(_CONFLICT_RETRIES + 1):
-        conversion = convert(row.kind, bytes(row.body), row.source, orjson.loads(row.params))
+    retries = _CONFLICT_RETRIES
+    while True:
         try:
-            return _store_group(store, [(row, conversion)])
+            return _store_group(store, [(row, _conversion_of(row))])
         except Conflict:
-            if attempt == _CONFLICT_RETRIES:
+            if not retries:
                 raise
-    raise AssertionError("unreachable")
+            retries -= 1
+
+
+def _conversion_of(row: Any) -> Conversion:
+    """The pure conversion of an inbox row; ValueError if it does not convert."""
+    return convert(row.kind, bytes(row.body), row.source, orjson.loads(row.params))
 
 
 _CONFLICT_RETRIES = 3
@@ -492,9 +497,7 @@ def _groups(rows: list[Any], group_size: int) -> Iterator[list[tuple[Any, Conver
     size = 0
     for row in rows:
         try:
-            conversion: Conversion | None = convert(
-                row.kind, bytes(row.body), row.source, orjson.loads(row.params)
-            )
+            conversion: Conversion | None = _conversion_of(row)
         except ValueError:
             conversion = None  # fails on its own, in its group, via process()
         resources = conversion.resources if conversion else []
