@@ -1,8 +1,8 @@
 """Feeds end to end: MLLP messages/s on one connection, wearable readings stored/s.
 
 Production shape: the ``accord mllp`` listener or gunicorn (2 workers), a
-private Redis, one Celery worker converting and anchoring, PostgreSQL (or
-SQLite). The MLLP client sends one ORU^R01 at a time and waits for its ACK,
+private Redis, ``accord worker`` (a Celery pool of two processes) converting and
+anchoring, PostgreSQL (or SQLite). The MLLP client sends one ORU^R01 at a time and waits for its ACK,
 which comes only after the raw message is committed. The wearables client
 posts batches of 10,000 readings; "stored" is when the worker has written
 every Observation.
@@ -142,16 +142,8 @@ def main() -> None:
         )
         procs.append(
             subprocess.Popen(
-                [
-                    str(BIN / "celery"),
-                    "-A",
-                    "workers.celery_main:app",
-                    "worker",
-                    "--pool=solo",
-                    "--without-gossip",
-                    "--without-mingle",
-                    "--loglevel=WARNING",
-                ],
+                # as deployed (docker-compose.yml): a prefork pool of two processes
+                [str(BIN / "accord"), "worker", "--concurrency", "2"],
                 **quiet,
             )
         )

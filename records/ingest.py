@@ -14,12 +14,13 @@ deterministic, so redoing it changes nothing.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -345,6 +346,13 @@ def process_pending(
 ) -> int:
     """Process the messages waiting in the inbox; idempotent. Returns how many were handled.
 
+    One worker at a time drains a source, in order: it claims the source
+    (:meth:`SQLStore.claim`) for as long as it takes. Sources another worker
+    holds are left to it meanwhile, then waited for, and drained in turn: what
+    arrived as that worker finished is not left behind, and no worker converts
+    a message another one is converting (two workers draining one inbox did,
+    the later one only to find the message stored).
+
     Messages are stored in groups, one transaction per group of up to
     ``group_size`` resources: a commit per message would cap a feed at the
     disk's fsync rate. A resource two messages of a group both carry must be
@@ -364,29 +372,82 @@ def process_pending(
     its passes took a third of the time.
     """
     until = time.monotonic() + keep_for
+    drain = functools.partial(
+        _drain, store, limit=limit, group_size=group_size, load_bytes=load_bytes, until=until
+    )
     with collector_paused(), _quick_switches(), _Writes(store) as writes:
         # The groups are freed when _drain returns, before the collector resumes:
         # everything alive then is new since the pause, and its first pass walks it all.
-        return _drain(store, writes, limit, group_size, load_bytes, until)
+        with ExitStack() as held:
+            claims = _Claims(store, held)
+            handled = drain(writes, claims.take)
+        for source in sorted(claims.busy):
+            with store.claim(_claim_key(source), wait=True):
+                handled += drain(writes, _just(source))
+        return handled
+
+
+def _claim_key(source: str) -> str:
+    return f"inbox:{source}"
+
+
+def _just(source: str) -> Callable[[list[str]], list[str]]:
+    """A ``select`` for :func:`_drain`: this one source, when it has messages waiting."""
+    return lambda waiting: [source] if source in waiting else []
+
+
+class _Claims:
+    """The sources a worker drains: claimed as it finds them waiting, held until ``held``
+    closes. Those another worker holds are noted as ``busy``, to be waited for after."""
+
+    def __init__(self, store: SQLStore, held: ExitStack) -> None:
+        self.store = store
+        self.held = held
+        self.mine: set[str] = set()
+        self.busy: set[str] = set()
+
+    def take(self, waiting: list[str]) -> list[str]:
+        """Of the sources with messages waiting, those this worker holds (claiming the new)."""
+        for source in waiting:
+            if source not in self.mine and source not in self.busy:
+                if self.held.enter_context(self.store.claim(_claim_key(source))):
+                    self.mine.add(source)
+                else:
+                    self.busy.add(source)
+        return [source for source in waiting if source in self.mine]
 
 
 def _drain(
-    store: SQLStore, writes: _Writes, limit: int, group_size: int, load_bytes: int, until: float
+    store: SQLStore,
+    writes: _Writes,
+    select: Callable[[list[str]], list[str]],
+    limit: int,
+    group_size: int,
+    load_bytes: int,
+    until: float,
 ) -> int:
+    """Convert and store the messages of the sources ``select`` picks (from those with
+    messages waiting), until none is left or, once ``until`` is past, fewer than ``limit``."""
     handled = 0
-    after = 0  # the newest message taken (its group may still be being stored)
+    after: dict[str, int] = {}  # each source's newest message taken (its group may be in flight)
     while True:
         with store.read() as tx:
-            pending = sql.pending_sizes(tx.conn, limit, after)
-        for ids in _chunks(pending, load_bytes):
+            waiting = sql.pending_sources(tx.conn)
+        taken = full = False
+        for source in select(waiting):
             with store.read() as tx:
-                rows = sql.load_messages(tx.conn, ids)
-            for group in _groups(rows, group_size):
-                writes.submit(group, _prepare(group))
-        handled += len(pending)
-        if pending:
-            after = pending[-1][0]
-        if len(pending) < limit and (not pending or time.monotonic() > until):
+                pending = sql.pending_sizes(tx.conn, source, limit, after.get(source, 0))
+            for ids in _chunks(pending, load_bytes):
+                with store.read() as tx:
+                    rows = sql.load_messages(tx.conn, ids)
+                for group in _groups(rows, group_size):
+                    writes.submit(group, _prepare(group))
+            handled += len(pending)
+            if pending:
+                after[source] = pending[-1][0]
+                taken = True
+            full = full or len(pending) == limit
+        if not full and (not taken or time.monotonic() > until):
             writes.settle()
             return handled
 

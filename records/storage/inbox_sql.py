@@ -20,8 +20,8 @@ __all__ = [
     "load_messages",
     "mark_message",
     "mark_messages",
-    "pending_ids",
     "pending_sizes",
+    "pending_sources",
     "source_for_token",
     "statuses",
 ]
@@ -134,22 +134,23 @@ def mark_messages(conn: Connection, marks: list[tuple[int, str, str | None, str 
     )
 
 
-def pending_sizes(conn: Connection, limit: int, after: int = 0) -> list[tuple[int, int]]:
-    """The oldest messages waiting to be converted, ids above ``after``: (id, body bytes)."""
+def pending_sources(conn: Connection) -> list[str]:
+    """The sources that have messages waiting to be converted."""
+    rows = conn.execute(select(m.c.source).where(m.c.status == "received").distinct())
+    return sorted(str(r[0]) for r in rows)
+
+
+def pending_sizes(
+    conn: Connection, source: str, limit: int, after: int = 0
+) -> list[tuple[int, int]]:
+    """A source's oldest messages waiting to be converted, ids above ``after``: (id, body bytes)."""
     rows = conn.execute(
         select(m.c.id, func.length(m.c.body))
-        .where(m.c.status == "received", m.c.id > after)
+        .where(m.c.status == "received", m.c.source == source, m.c.id > after)
         .order_by(m.c.id)
         .limit(limit)
     )
     return [(int(i), int(size or 0)) for i, size in rows]
-
-
-def pending_ids(conn: Connection, limit: int) -> list[int]:
-    rows = conn.execute(
-        select(m.c.id).where(m.c.status == "received").order_by(m.c.id).limit(limit)
-    )
-    return [int(r[0]) for r in rows]
 
 
 def list_messages(

@@ -236,10 +236,12 @@ def _heart_rate(i: int) -> dict[str, Any]:
     }
 
 
-def _wearables(store: Any, points: list[Any], user: str = "u1", indent: bool = False) -> None:
+def _wearables(
+    store: Any, points: list[Any], user: str = "u1", indent: bool = False, source: str = "st-mary"
+) -> None:
     body = {"userId": user, "dataPoints": points}
     data = orjson.dumps(body, option=orjson.OPT_INDENT_2 if indent else None)
-    ingest.receive(store, "st-mary", "wearables", data, {"userId": user})
+    ingest.receive(store, source, "wearables", data, {"userId": user})
 
 
 def _every_version_is_anchorable_and_indexed(app: Any) -> None:
@@ -343,6 +345,21 @@ def test_a_message_that_no_longer_converts_fails_alone(app: Any) -> None:
 postgresql_only = pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
 
 
+def _until_a_lock_wait(store: Any, failure: str) -> None:
+    """Return once a session of this database waits on a lock (PostgreSQL)."""
+    waiting = (
+        "select count(*) from pg_stat_activity"
+        " where datname = current_database() and wait_event_type = 'Lock'"
+    )
+    with store.engine.connect() as conn:
+        for _ in range(300):
+            if conn.execute(text(waiting)).scalar_one():
+                return
+            conn.commit()
+            time.sleep(0.05)
+    raise AssertionError(failure)
+
+
 @postgresql_only
 def test_a_group_takes_no_lock_per_new_resource(app: Any, monkeypatch: Any) -> None:
     """PostgreSQL's shared lock table holds about 6,400 locks by default: a group of
@@ -391,15 +408,7 @@ def test_a_resource_written_concurrently_is_retried_not_failed(app: Any, monkeyp
         one = pool.submit(ingest.process, store, 1)
         assert paused.wait(30)
         two = pool.submit(ingest.process, store, 2)
-        with store.engine.connect() as conn:  # until message 2 waits on version 1
-            waiting = "select count(*) from pg_stat_activity where wait_event_type = 'Lock'"
-            for _ in range(300):
-                if conn.execute(text(waiting)).scalar_one():
-                    break
-                conn.commit()
-                time.sleep(0.05)
-            else:
-                raise AssertionError("message 2 never waited for message 1")
+        _until_a_lock_wait(store, "message 2 never waited for message 1")
         release.set()
         assert (one.result(30), two.result(30)) == ("converted", "converted")
     with store.read() as tx:
@@ -411,6 +420,89 @@ def test_a_resource_written_concurrently_is_retried_not_failed(app: Any, monkeyp
         ).all()
     assert [v for v, _ in versions] == [1, 2]
     assert orjson.loads(bytes(versions[1][1]))["valueQuantity"]["value"] == 99
+
+
+def _statuses(app: Any) -> dict[str, list[str]]:
+    with app.extensions["accord"].store.read() as tx:
+        rows = tx.conn.execute(text("select source, status from inbox_message order by id"))
+        found: dict[str, list[str]] = {}
+        for source, status in rows:
+            found.setdefault(source, []).append(status)
+        return found
+
+
+def test_a_source_another_worker_holds_is_left_to_it_then_drained_in_turn(app: Any) -> None:
+    """One worker at a time drains a source (in order); the others take the other
+    sources meanwhile, then wait their turn, so nothing that arrived is left behind."""
+    store = app.extensions["accord"].store
+    assert ingest.add_source(store, "st-mary", TOKEN)
+    assert ingest.add_source(store, "acme", "acme-secret-token")
+    _wearables(store, [_heart_rate(i) for i in range(3)], user="u1")
+    _wearables(store, [_heart_rate(i) for i in range(3)], user="u2", source="acme")
+    holding, release = threading.Event(), threading.Event()
+
+    def other_worker() -> None:
+        with store.claim(ingest._claim_key("st-mary")) as taken:
+            assert taken
+            holding.set()
+            assert release.wait(30)
+
+    other = threading.Thread(target=other_worker)
+    other.start()
+    assert holding.wait(30)
+    with ThreadPoolExecutor(1) as pool:
+        done = pool.submit(ingest.process_pending, store)
+        for _ in range(600):
+            if _statuses(app)["acme"] == ["converted"]:
+                break
+            time.sleep(0.05)
+        time.sleep(0.2)
+        assert _statuses(app)["st-mary"] == ["received"]  # left to the worker holding it
+        assert not done.done()  # waiting for its turn
+        release.set()
+        assert done.result(30) == 2
+    other.join(30)
+    assert _statuses(app) == {"st-mary": ["converted"], "acme": ["converted"]}
+
+
+@postgresql_only
+def test_two_workers_convert_each_message_once(app: Any, monkeypatch: Any) -> None:
+    """Two workers on one inbox (a worker's pool is two processes by default): the
+    second used to convert every message the first was storing, only to skip it."""
+    store = app.extensions["accord"].store
+    assert ingest.add_source(store, "st-mary", TOKEN)
+    for user in ("u1", "u2", "u3"):
+        _wearables(store, [_heart_rate(i) for i in range(3)], user=user)
+    conversions: Counter[int] = Counter()
+    counted = threading.Lock()
+    convert = ingest._conversion_of
+
+    def counting(row: Any) -> Any:
+        with counted:
+            conversions[int(row.id)] += 1
+        return convert(row)
+
+    paused, release = threading.Event(), threading.Event()
+    mark = inbox_sql.mark_messages
+
+    def pausing(conn: Any, marks: Any) -> None:  # the first group, stored, not yet committed
+        if not paused.is_set():
+            paused.set()
+            assert release.wait(30)
+        mark(conn, marks)
+
+    monkeypatch.setattr(ingest, "_conversion_of", counting)
+    monkeypatch.setattr(inbox_sql, "mark_messages", pausing)
+    with ThreadPoolExecutor(2) as pool:
+        first = pool.submit(ingest.process_pending, store)
+        assert paused.wait(30)
+        second = pool.submit(ingest.process_pending, store)
+        _until_a_lock_wait(store, "the second worker never waited")
+        release.set()
+        handled = first.result(30) + second.result(30)
+    assert handled == 3
+    assert sorted(conversions.values()) == [1, 1, 1]
+    assert _statuses(app) == {"st-mary": ["converted"] * 3}
 
 
 def test_storing_a_feed_leaves_no_cycles_for_the_collector(app: Any) -> None:
