@@ -465,6 +465,33 @@ def test_a_source_another_worker_holds_is_left_to_it_then_drained_in_turn(app: A
     assert _statuses(app) == {"st-mary": ["converted"], "acme": ["converted"]}
 
 
+def test_a_worker_keeping_up_with_a_feed_stores_what_arrived_together(
+    app: Any, monkeypatch: Any
+) -> None:
+    """Messages trickling in are taken a look apart (``linger``), many to a transaction,
+    not each in its own as soon as it is seen."""
+    store = app.extensions["accord"].store
+    assert ingest.add_source(store, "st-mary", TOKEN)
+    groups: list[int] = []
+    store_group = ingest._store_group
+
+    def counting(store: Any, group: Any, prepared: Any = None) -> int:
+        groups.append(len(group))
+        return int(store_group(store, group, prepared))
+
+    monkeypatch.setattr(ingest, "_store_group", counting)
+    assert ingest.receive_hl7v2(store, "st-mary", _message(0))[0].code == "AA"
+    with ThreadPoolExecutor(1) as pool:
+        worker = pool.submit(ingest.process_pending, store, keep_for=30, linger=0.5)
+        while not groups:  # the first message taken, alone
+            time.sleep(0.01)
+        for n in range(1, 21):  # then twenty, while the worker lingers
+            assert ingest.receive_hl7v2(store, "st-mary", _message(n))[0].code == "AA"
+        assert worker.result(60) == 21
+    assert groups[0] == 1 and sum(groups) == 21
+    assert len(groups) <= 3, groups
+
+
 @postgresql_only
 def test_two_workers_convert_each_message_once(app: Any, monkeypatch: Any) -> None:
     """Two workers on one inbox (a worker's pool is two processes by default): the
