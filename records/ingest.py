@@ -20,7 +20,7 @@ import sys
 import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
-from contextlib import ExitStack, contextmanager
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -46,7 +46,7 @@ from adapters.wearables import convert_batch
 from records.access import AllowAll, GuardedTransaction, Principal
 from records.errors import Conflict, FHIRError
 from records.interactions import Context, Prepared, prepare_resources, store_resources
-from records.storage import SQLStore
+from records.storage import Claims, SQLStore
 from records.storage import inbox_sql as sql
 
 __all__ = [
@@ -390,12 +390,14 @@ def process_pending(
     with collector_paused(), _quick_switches(), _Writes(store) as writes:
         # The groups are freed when _drain returns, before the collector resumes:
         # everything alive then is new since the pause, and its first pass walks it all.
-        with ExitStack() as held:
-            claims = _Claims(store, held)
-            handled = drain(writes, claims.take)
-        for source in sorted(claims.busy):
-            with store.claim(_claim_key(source), wait=True):
+        with store.claims() as claims:
+            mine = _Mine(claims)
+            handled = drain(writes, mine.take)
+            mine.let_go()
+            for source in sorted(mine.busy):  # in turn, holding one at a time
+                claims.take(_claim_key(source), wait=True)
                 handled += drain(writes, _just(source))
+                claims.release(_claim_key(source))
         return handled
 
 
@@ -408,25 +410,30 @@ def _just(source: str) -> Callable[[list[str]], list[str]]:
     return lambda waiting: [source] if source in waiting else []
 
 
-class _Claims:
-    """The sources a worker drains: claimed as it finds them waiting, held until ``held``
-    closes. Those another worker holds are noted as ``busy``, to be waited for after."""
+class _Mine:
+    """The sources a worker drains: claimed as it finds them waiting. Those another
+    worker holds are noted as ``busy``, to be waited for after."""
 
-    def __init__(self, store: SQLStore, held: ExitStack) -> None:
-        self.store = store
-        self.held = held
-        self.mine: set[str] = set()
+    def __init__(self, claims: Claims) -> None:
+        self.claims = claims
+        self.held: set[str] = set()
         self.busy: set[str] = set()
 
     def take(self, waiting: list[str]) -> list[str]:
         """Of the sources with messages waiting, those this worker holds (claiming the new)."""
         for source in waiting:
-            if source not in self.mine and source not in self.busy:
-                if self.held.enter_context(self.store.claim(_claim_key(source))):
-                    self.mine.add(source)
+            if source not in self.held and source not in self.busy:
+                if self.claims.take(_claim_key(source)):
+                    self.held.add(source)
                 else:
                     self.busy.add(source)
-        return [source for source in waiting if source in self.mine]
+        return [source for source in waiting if source in self.held]
+
+    def let_go(self) -> None:
+        """Release every source held, before waiting for another (never hold and wait)."""
+        for source in self.held:
+            self.claims.release(_claim_key(source))
+        self.held.clear()
 
 
 def _drain(

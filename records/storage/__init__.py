@@ -6,10 +6,12 @@ default; PostgreSQL (psycopg 3) is production.
 
 from sqlalchemy.exc import OperationalError as DatabaseUnavailable
 
+from records.storage.claims import Claims
 from records.storage.engine import make_engine, upgrade_schema
 from records.storage.store import SQLStore, StoredVersion, StoreTransaction
 
 __all__ = [
+    "Claims",
     "DatabaseUnavailable",
     "SQLStore",
     "StoreTransaction",

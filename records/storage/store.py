@@ -8,15 +8,11 @@ transaction-scoped advisory locks.
 
 from __future__ import annotations
 
-import fcntl
 import functools
 import hashlib
-import os
-import threading
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from contextlib import contextmanager, suppress
+from contextlib import contextmanager
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any, TypeVar
 
 from sqlalchemy import (
@@ -38,6 +34,7 @@ from sqlalchemy.exc import DBAPIError, IntegrityError
 from ledger.log import MerkleLog
 from ledger.storage import SQLLedgerStore
 from records.search.extract import IndexEntries
+from records.storage.claims import Claims
 from records.storage.schema import INDEX_TABLES, fact_key, ledger_outbox, resource_version
 from records.storage.search_sql import COLUMNS, HistoryQuery, compile_history, compile_search
 
@@ -490,35 +487,6 @@ class StoreTransaction:
                 write_row(row)
 
 
-_LOCAL_CLAIMS: dict[tuple[str, str], threading.Lock] = {}
-_LOCAL_CLAIMS_LOCK = threading.Lock()
-
-
-def _local_claim(database: str, key: str) -> threading.Lock:
-    """This process's lock for a claim: all there is of it for an in-memory database
-    (no file to lock, no other process), a quick refusal for a second thread otherwise."""
-    with _LOCAL_CLAIMS_LOCK:
-        return _LOCAL_CLAIMS.setdefault((database, key), threading.Lock())
-
-
-@contextmanager
-def _file_claim(folder: Path, key: str, wait: bool) -> Iterator[bool]:
-    """An exclusive ``flock`` on a file named after ``key``; the kernel drops it when
-    the file is closed or the process dies."""
-    folder.mkdir(exist_ok=True)
-    name = hashlib.sha256(key.encode()).hexdigest()[:32]
-    fd = os.open(folder / name, os.O_RDWR | os.O_CREAT, 0o600)
-    try:
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX if wait else fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            yield False
-            return
-        yield True
-    finally:
-        os.close(fd)
-
-
 class SQLStore:
     """Entry point to the database: hands out read and write transactions."""
 
@@ -563,53 +531,13 @@ class SQLStore:
             yield StoreTransaction(conn)
 
     @contextmanager
-    def claim(self, key: str, wait: bool = False) -> Iterator[bool]:
-        """Hold ``key`` until the block ends; yields whether it was taken. Without
-        ``wait``, it is not taken if anyone holds it now; with it, it always is, in turn.
-
-        For work that must not run twice at once in any process (a feed's inbox, which
-        one worker drains in order). The claim outlives transactions and ends with the
-        process: on PostgreSQL a session advisory lock on a connection of its own; on
-        SQLite an exclusive ``flock`` on a file beside the database (in memory, a lock
-        of this process).
-        """
-        if self.engine.dialect.name == "postgresql":
-            with self._advisory_claim(key, wait) as taken:
-                yield taken
-            return
-        lock = _local_claim(str(self.engine.url), key)
-        if not lock.acquire(blocking=wait):
-            yield False
-            return
+    def claims(self) -> Iterator[Claims]:
+        """Keys held against every other worker until the block ends (:class:`Claims`)."""
+        claims = Claims(self.engine)
         try:
-            database = self.engine.url.database
-            if not database or database == ":memory:":
-                yield True
-                return
-            with _file_claim(Path(f"{database}.claims"), key, wait) as taken:
-                yield taken
+            yield claims
         finally:
-            lock.release()
-
-    @contextmanager
-    def _advisory_claim(self, key: str, wait: bool) -> Iterator[bool]:
-        k = _lock_id(f"claim/{key}")
-        conn = self.engine.connect().execution_options(isolation_level="AUTOCOMMIT")
-        try:
-            if wait:
-                conn.execute(text("SELECT pg_advisory_lock(:k)"), {"k": k})
-            elif not conn.execute(text("SELECT pg_try_advisory_lock(:k)"), {"k": k}).scalar_one():
-                conn.close()  # nothing held: the connection goes back before the block runs
-                yield False
-                return
-            try:
-                yield True
-            finally:
-                # if the connection is gone, so are its session's locks
-                with suppress(DBAPIError):
-                    conn.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": k})
-        finally:
-            conn.close()
+            claims.close()
 
     @contextmanager
     def write(self) -> Iterator[StoreTransaction]:

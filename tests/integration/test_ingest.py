@@ -442,8 +442,8 @@ def test_a_source_another_worker_holds_is_left_to_it_then_drained_in_turn(app: A
     holding, release = threading.Event(), threading.Event()
 
     def other_worker() -> None:
-        with store.claim(ingest._claim_key("st-mary")) as taken:
-            assert taken
+        with store.claims() as claims:
+            assert claims.take(ingest._claim_key("st-mary"))
             holding.set()
             assert release.wait(30)
 
