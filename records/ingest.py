@@ -348,7 +348,7 @@ def process_pending(
     """Process the messages waiting in the inbox; idempotent. Returns how many were handled.
 
     One worker at a time drains a source, in order: it claims the source
-    (:meth:`SQLStore.claim`) for as long as it takes. Sources another worker
+    (:meth:`SQLStore.claims`) for as long as it takes. Sources another worker
     holds are left to it meanwhile, then waited for, and drained in turn: what
     arrived as that worker finished is not left behind, and no worker converts
     a message another one is converting (two workers draining one inbox did,

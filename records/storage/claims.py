@@ -21,7 +21,7 @@ from pathlib import Path
 from sqlalchemy import Connection, Engine, text
 from sqlalchemy.exc import DBAPIError
 
-__all__ = ["Claims"]
+__all__ = ["Claims", "advisory_lock_id"]
 
 _LOCAL: dict[tuple[str, str], threading.Lock] = {}
 _LOCAL_GUARD = threading.Lock()
@@ -34,8 +34,9 @@ def _local_lock(database: str, key: str) -> threading.Lock:
         return _LOCAL.setdefault((database, key), threading.Lock())
 
 
-def _advisory_key(key: str) -> int:
-    return int.from_bytes(hashlib.sha256(f"claim/{key}".encode()).digest()[:8], "big", signed=True)
+def advisory_lock_id(key: str) -> int:
+    """The PostgreSQL advisory lock number of a key (transaction locks and claims alike)."""
+    return int.from_bytes(hashlib.sha256(key.encode()).digest()[:8], "big", signed=True)
 
 
 class Claims:
@@ -86,7 +87,8 @@ class Claims:
                 # if the connection is gone, so are its session's locks
                 with suppress(DBAPIError):
                     self.conn.execute(
-                        text("SELECT pg_advisory_unlock(:k)"), {"k": _advisory_key(key)}
+                        text("SELECT pg_advisory_unlock(:k)"),
+                        {"k": advisory_lock_id(f"claim/{key}")},
                     )
             return
         if fd is not None:
@@ -103,7 +105,7 @@ class Claims:
     def _advisory(self, key: str, wait: bool) -> bool:
         if self.conn is None:
             self.conn = self.engine.connect().execution_options(isolation_level="AUTOCOMMIT")
-        k = {"k": _advisory_key(key)}
+        k = {"k": advisory_lock_id(f"claim/{key}")}
         if wait:
             self.conn.execute(text("SELECT pg_advisory_lock(:k)"), k)
             return True

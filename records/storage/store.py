@@ -9,7 +9,6 @@ transaction-scoped advisory locks.
 from __future__ import annotations
 
 import functools
-import hashlib
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -34,7 +33,7 @@ from sqlalchemy.exc import DBAPIError, IntegrityError
 from ledger.log import MerkleLog
 from ledger.storage import SQLLedgerStore
 from records.search.extract import IndexEntries
-from records.storage.claims import Claims
+from records.storage.claims import Claims, advisory_lock_id
 from records.storage.schema import INDEX_TABLES, fact_key, ledger_outbox, resource_version
 from records.storage.search_sql import COLUMNS, HistoryQuery, compile_history, compile_search
 
@@ -123,10 +122,6 @@ def stored_version(row: Any) -> StoredVersion:
         bytes(row.data) if row.data is not None else None,
         row.source,
     )
-
-
-def _lock_id(key: str) -> int:
-    return int.from_bytes(hashlib.sha256(key.encode()).digest()[:8], "big", signed=True)
 
 
 # Writes of at most this many rows use plain INSERTs; larger ones COPY (PostgreSQL).
@@ -228,7 +223,7 @@ class StoreTransaction:
         """:meth:`lock` for many keys, in one round trip and a fixed (sorted) order."""
         if self.dialect != "postgresql" or not keys:
             return
-        ids = sorted({_lock_id(k) for k in keys})
+        ids = sorted({advisory_lock_id(k) for k in keys})
         self.conn.execute(
             text(
                 "SELECT count(pg_advisory_xact_lock(k)) FROM"
@@ -273,7 +268,9 @@ class StoreTransaction:
         lock from ``BEGIN IMMEDIATE``.
         """
         if self.dialect == "postgresql":
-            self.conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _lock_id(key)})
+            self.conn.execute(
+                text("SELECT pg_advisory_xact_lock(:k)"), {"k": advisory_lock_id(key)}
+            )
 
     def try_lock(self, key: str) -> bool:
         """:meth:`lock` if nobody holds ``key`` now, else False at once (never waits).
@@ -283,7 +280,9 @@ class StoreTransaction:
         """
         if self.dialect != "postgresql":
             return True
-        row = self.conn.execute(text("SELECT pg_try_advisory_xact_lock(:k)"), {"k": _lock_id(key)})
+        row = self.conn.execute(
+            text("SELECT pg_try_advisory_xact_lock(:k)"), {"k": advisory_lock_id(key)}
+        )
         return bool(row.scalar_one())
 
     def write(self, versions: Sequence[NewVersion]) -> list[int]:

@@ -194,11 +194,10 @@ def write(url: str, n: int, client: int) -> list[int]:
 
 def _sequencer_running(db_url: str) -> bool:
     """True while a process holds the sequencer's advisory lock: a batch is mid-way."""
-    import hashlib
-
     from records.sequencer import SEQUENCER_LOCK
+    from records.storage.claims import advisory_lock_id
 
-    key = int.from_bytes(hashlib.sha256(SEQUENCER_LOCK.encode()).digest()[:8], "big", signed=True)
+    key = advisory_lock_id(SEQUENCER_LOCK)
     unsigned = key & 0xFFFFFFFFFFFFFFFF
     high, low = unsigned >> 32, unsigned & 0xFFFFFFFF
     plain = db_url.replace("postgresql+psycopg://", "postgresql://")
